@@ -1,0 +1,72 @@
+"""Matplotlib figures of a search (object API only: safe from background threads)."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+__all__ = ["pareto_figure", "history_figure"]
+
+_GREY, _FRONT, _BEST = "#b0b0b0", "#d62728", "#1f77b4"
+
+
+def pareto_figure(search, ax=None, size=(5.0, 3.6)) -> Figure:
+    """Primary metric against each other metric; the Pareto front highlighted, best marked.
+
+    One metric: the metric against trial number.
+    """
+    metrics = search.metrics
+    done = [r for r in search.trials if r.state == "complete"]
+    front = {r.number for r in search.pareto}
+    best = search.best
+    others = metrics[1:] or [None]
+    if ax is None:
+        fig = Figure(figsize=(size[0] * len(others), size[1]), layout="constrained")
+        axes = fig.subplots(1, len(others), squeeze=False)[0]
+    else:
+        fig, axes = ax.figure, [ax]
+    y = metrics[0]
+    for a, x in zip(axes, others):
+        def xval(r, x=x):
+            return r.number if x is None else r.values[x.name]
+
+        rest = [r for r in done if r.number not in front]
+        a.scatter([xval(r) for r in rest], [r.values[y.name] for r in rest], s=14, c=_GREY,
+                  label="trials")
+        pts = sorted((xval(r), r.values[y.name]) for r in done if r.number in front)
+        if pts:
+            a.plot([p[0] for p in pts], [p[1] for p in pts], "o-" if x else "o", c=_FRONT,
+                   ms=5, lw=1, label="Pareto front" if x else "best")
+        if best is not None:
+            a.scatter([xval(best)], [best.values[y.name]], s=90, marker="*", c=_BEST,
+                      zorder=3, label="best")
+        a.set_xlabel("trial" if x is None else x.label)
+        a.set_ylabel(y.label)
+        if x is not None and x.name in ("size", "latency") and pts:
+            vals = [xval(r) for r in done]
+            if min(vals) > 0 and max(vals) / min(vals) > 20:
+                a.set_xscale("log")
+        a.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="best")
+    return fig
+
+
+def history_figure(search, size=(5.0, 3.0)) -> Figure:
+    """Each trial's primary metric by trial number, with the best so far as a step line."""
+    m = search.metrics[0]
+    done = [r for r in search.trials if r.state == "complete"]
+    fig = Figure(figsize=size, layout="constrained")
+    a = fig.subplots()
+    xs = [r.number for r in done]
+    ys = [r.values[m.name] for r in done]
+    a.scatter(xs, ys, s=12, c=_GREY, label="trial")
+    best, run = None, []
+    for v in ys:
+        best = v if best is None or m.better(v, best) else best
+        run.append(best)
+    if xs:
+        a.step(xs, run, where="post", c=_BEST, label="best so far")
+    a.set_xlabel("trial")
+    a.set_ylabel(m.label)
+    a.grid(alpha=0.3)
+    a.legend(fontsize=7, loc="best")
+    return fig

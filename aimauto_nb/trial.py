@@ -1,0 +1,72 @@
+"""What runs inside a worker for one trial: the cell with ``hp`` bound to the trial, then
+evaluation. Never raises: every outcome, failures included, comes back as a :class:`Reply`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+
+from .capture import CellProgram, format_error
+from .channel import TrialAbandoned
+from .evaluate import Dataset, Metric, evaluate
+from .space import HP, Param
+
+__all__ = ["Task", "Reply", "run_trial"]
+
+
+@dataclass
+class Task:
+    number: int
+    program: CellProgram
+    namespace: dict
+    data: Dataset | None
+    metrics: list[Metric]
+    channel: Any
+    keep_bytes: bool = False
+
+
+@dataclass
+class Reply:
+    number: int
+    state: str  # "complete" | "failed" | "pruned"
+    values: dict[str, float] = field(default_factory=dict)
+    model: Any = None
+    model_bytes: bytes | None = None
+    refit: bool = False
+    error: str | None = None
+    choice_index: dict[str, int] = field(default_factory=dict)
+    duration: float = 0.0
+
+
+def run_trial(task: Task) -> Reply:
+    choice_index: dict[str, int] = {}
+    number, channel = task.number, task.channel
+
+    def resolve(name: str, param: Param):
+        raw = channel.suggest(number, name, param.distribution())
+        if param.kind == "choice":
+            choice_index[name] = param.labels.index(raw)
+        return param.from_sampled(raw)
+
+    def report(value, step):
+        if channel.report(number, value, step):
+            raise optuna.TrialPruned(f"pruned at step {step}")
+
+    t0 = time.perf_counter()
+    try:
+        result = task.program.run(dict(task.namespace), HP(resolve, report))
+        out = evaluate(result, task.metrics, task.data, keep_bytes=task.keep_bytes)
+    except optuna.TrialPruned as e:
+        return Reply(number, "pruned", error=str(e), choice_index=choice_index,
+                     duration=time.perf_counter() - t0)
+    except TrialAbandoned as e:
+        return Reply(number, "failed", error=f"abandoned: {e}", duration=time.perf_counter() - t0)
+    except (Exception, SystemExit) as e:  # a trial's failure is data, not a crash
+        return Reply(number, "failed", error=format_error(e), choice_index=choice_index,
+                     duration=time.perf_counter() - t0)
+    return Reply(number, "complete", values=out.values,
+                 model=None if task.keep_bytes else out.model, model_bytes=out.model_bytes,
+                 refit=out.refit, choice_index=choice_index, duration=time.perf_counter() - t0)
