@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from multiprocessing.connection import Client, Listener
 from typing import Any
 
@@ -34,6 +35,7 @@ class Broker:
         self._trials: dict[int, optuna.Trial] = {}
         self._lock = threading.Lock()
         self.intermediate: dict[int, dict[int, float]] = {}
+        self.started_at: dict[int, float] = {}
         self._prune = prune_first_metric
 
     def register(self, trial: optuna.Trial) -> None:
@@ -44,6 +46,12 @@ class Broker:
     def release(self, number: int) -> None:
         with self._lock:
             self._trials.pop(number, None)
+            self.started_at.pop(number, None)
+
+    def started(self, number: int) -> None:
+        """The worker began the trial (its time limit counts from here, not from submit)."""
+        self._trial(number)
+        self.started_at[number] = time.monotonic()
 
     def _trial(self, number: int) -> optuna.Trial:
         with self._lock:
@@ -77,6 +85,9 @@ class DirectChannel:
 
     def __init__(self, broker: Broker):
         self._broker = broker
+
+    def started(self, number):
+        self._broker.started(number)
 
     def suggest(self, number, name, dist):
         return self._broker.suggest(number, name, dist)
@@ -168,6 +179,9 @@ class RemoteChannel:
         if status == "error":
             raise RuntimeError(payload)
         return payload
+
+    def started(self, number):
+        self._call("started", number)
 
     def suggest(self, number, name, dist):
         return self._call("suggest", number, name, dist)

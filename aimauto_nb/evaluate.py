@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 from sklearn import metrics as skm
-from sklearn.base import clone, is_classifier
+from sklearn.base import clone
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.utils.multiclass import type_of_target
 
@@ -89,8 +89,14 @@ def task_of(y) -> str:
     """"classification" or "regression", judged from the target."""
     if y is None:
         return "unknown"
-    kind = type_of_target(np.asarray(y))
-    return "classification" if kind in ("binary", "multiclass") else "regression"
+    y = np.asarray(y)
+    kind = type_of_target(y)
+    if kind not in ("binary", "multiclass"):
+        return "regression"
+    # Whole-number floats with many distinct values (e.g. diabetes) are a regression target.
+    if y.dtype.kind == "f" and len(np.unique(y)) > 20:
+        return "regression"
+    return "classification"
 
 
 def parse_metrics(spec: str | Sequence[str], task: str) -> list[Metric]:
@@ -355,8 +361,6 @@ def evaluate(result: CellResult, metrics: list[Metric], data: Dataset | None,
         values = {k: v / n for k, v in sums.items()}
         fit_time = sum(fit_times) / n
         refit = data.is_cv
-        if is_classifier(template) is False and data.task == "classification":
-            pass
         custom = [m.name for m in metrics if not m.is_cost and m.fn is None]
         if custom:
             raise ValueError(f"custom metrics {custom} need the cell to set `score`")

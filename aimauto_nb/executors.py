@@ -64,13 +64,7 @@ class ProcessRunner:
         self._spec = spec
         self._data_key = os.urandom(8).hex()
         self._data_blob = cloudpickle.dumps(spec.data)
-        try:
-            self._ns_blob = cloudpickle.dumps(spec.namespace)
-        except Exception as e:
-            raise ValueError(
-                f"the cell uses a value that cannot be sent to a worker process ({e}); "
-                "use executor='thread'"
-            ) from e
+        self._ns_blob = spec.namespace_blob or cloudpickle.dumps(spec.namespace)
         self._slots = [None] * jobs
         self._fed = [False] * jobs
         self._busy: dict[int, Future] = {}

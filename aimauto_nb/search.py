@@ -44,6 +44,7 @@ class Spec:
     namespace: dict
     data: Dataset | None
     metrics: list[Metric]
+    namespace_blob: bytes | None = None  # pickled once for process workers
 
 
 @dataclass
@@ -59,6 +60,14 @@ def _check_positive(name, value, kind=(int, float), allow_none=True):
     if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
         raise ValueError(f"{name} must be a positive {'integer' if kind is int else 'number'}, "
                          f"got {value!r}")
+
+
+class _GridSampler(optuna.samplers.GridSampler):
+    """Grid sampling for ask/tell: the budget already stops at the grid's size, and
+    ``Study.stop`` (which Optuna's version calls) only works inside ``optimize``."""
+
+    def after_trial(self, study, trial, state, values) -> None:
+        pass
 
 
 def make_sampler(strategy: str, metrics: list[Metric], spec: Spec, seed) -> optuna.samplers.BaseSampler:
@@ -82,7 +91,7 @@ def make_sampler(strategy: str, metrics: list[Metric], spec: Spec, seed) -> optu
             grid = {name: p.grid() for name, p in params.items()}
         except ValueError as e:
             raise ValueError(f"strategy 'grid' needs a finite space: {e}") from None
-        return optuna.samplers.GridSampler(grid, seed=seed)
+        return _GridSampler(grid, seed=seed)
     if strategy == "cmaes":
         if multi:
             raise ValueError("strategy 'cmaes' is single-objective; ask for one metric or use "
@@ -171,6 +180,14 @@ class Search:
         if executor != "thread":
             ns = {k: ns[k] for k in program.references if k in ns}
         self._spec = Spec(program, ns, ds, self.metrics)
+        if executor == "process":
+            try:
+                self._spec.namespace_blob = cloudpickle.dumps(ns)
+            except Exception as e:
+                raise ValueError(
+                    f"the cell uses a value that cannot be sent to a worker process ({e}); "
+                    "use executor='thread'"
+                ) from e
         self.sampler = make_sampler(strategy, self.metrics, self._spec, seed)
         self.strategy = strategy
         self.name = name or "search"
@@ -354,7 +371,7 @@ class Search:
                                               f"same error, so the search stopped:\n{rec.error}")
                 now = time.monotonic()
                 for fut, run in list(inflight.items()):
-                    if self.trial_timeout is not None and now - run.start > self.trial_timeout:
+                    if self._timed_out(run, now):
                         runner.kill(fut)
                         del inflight[fut]
                         self._finish(run, self._failed_reply(
@@ -379,6 +396,16 @@ class Search:
             self.state = final
             self.finished_at = time.monotonic()
         self._notify()
+
+    def _timed_out(self, run: _Running, now: float) -> bool:
+        """Past ``trial_timeout`` since the worker started it (a worker that never starts
+        the trial gets another minute for its own start-up)."""
+        if self.trial_timeout is None:
+            return False
+        began = self._broker.started_at.get(run.number)
+        if began is None:
+            return now - run.start > self.trial_timeout + 60
+        return now - began > self.trial_timeout
 
     def _prune_decision(self, trial: optuna.Trial, value: float, step: int) -> bool:
         if self._shadow is None:

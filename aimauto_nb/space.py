@@ -250,10 +250,15 @@ def _target_name(t: ast.AST) -> str | None:
     return None
 
 
+_WRAPPERS = {"min", "max", "int", "float", "round", "abs"}
+
+
 def _infer(node: ast.Call, parents: dict[ast.AST, ast.AST]) -> tuple[str | None, str | None]:
     """(name, qualifier) for a marker without ``name=``; name None when nothing fits."""
     child, parent = node, parents.get(node)
-    while isinstance(parent, ast.BinOp | ast.UnaryOp):
+    while isinstance(parent, ast.BinOp | ast.UnaryOp) or (
+        isinstance(parent, ast.Call) and child in parent.args and _callee_name(parent) in _WRAPPERS
+    ):
         child, parent = parent, parents.get(parent)
     if isinstance(parent, ast.keyword) and parent.arg:
         call = parents.get(parent)

@@ -57,6 +57,7 @@ def run_trial(task: Task) -> Reply:
 
     t0 = time.perf_counter()
     try:
+        channel.started(number)
         result = task.program.run(dict(task.namespace), HP(resolve, report))
         out = evaluate(result, task.metrics, task.data, keep_bytes=task.keep_bytes)
     except optuna.TrialPruned as e:
