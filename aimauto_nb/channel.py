@@ -49,8 +49,17 @@ class Broker:
             self.started_at.pop(number, None)
 
     def started(self, number: int) -> None:
-        """The worker began the trial (its time limit counts from here, not from submit)."""
+        """The worker began the trial (its time limit counts from here, not from submit).
+
+        Called from the thread that will make this trial's suggestions. Optuna caches the
+        list of trials per thread and clears it only in the thread that calls ``ask()``;
+        without this reset a worker thread's sampler would keep seeing the study as it was
+        at that thread's first trial (TPE would never leave its random start-up phase).
+        """
         self._trial(number)
+        local = getattr(self.study, "_thread_local", None)
+        if local is not None and hasattr(local, "cached_all_trials"):
+            local.cached_all_trials = None
         self.started_at[number] = time.monotonic()
 
     def _trial(self, number: int) -> optuna.Trial:

@@ -50,7 +50,7 @@ def pareto_front(records: list[TrialRecord], metrics: list[Metric]) -> list[Tria
     hundred records is cheap, and Optuna's own helper is private and reads storage)."""
     done = [r for r in records if r.state == "complete"]
     if len(metrics) == 1:
-        b = best_of(done, metrics[0])
+        b = best_of(done, metrics)
         return [b] if b else []
     front = []
     for r in done:
@@ -59,11 +59,12 @@ def pareto_front(records: list[TrialRecord], metrics: list[Metric]) -> list[Tria
     return front
 
 
-def best_of(records: list[TrialRecord], metric: Metric) -> TrialRecord | None:
-    best = None
-    for r in records:
-        if r.state != "complete":
-            continue
-        if best is None or metric.better(r.values[metric.name], best.values[metric.name]):
-            best = r
-    return best
+def best_of(records: list[TrialRecord], metrics: list[Metric]) -> TrialRecord | None:
+    """Best complete trial by the first metric; ties go to the better one on the next
+    metrics, so with several objectives the best trial is also on the Pareto front."""
+
+    def key(r):
+        return tuple(r.values[m.name] * (-1 if m.direction == "maximize" else 1) for m in metrics)
+
+    done = [r for r in records if r.state == "complete"]
+    return min(done, key=key) if done else None

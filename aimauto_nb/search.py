@@ -468,7 +468,7 @@ class Search:
 
     def _keep(self, rec: TrialRecord, reply) -> None:
         if len(self.metrics) == 1:
-            self._front = [best_of(list(self._records.values()), self.metrics[0])]
+            self._front = [best_of(list(self._records.values()), self.metrics)]
             on_front = self._front[0] is rec
         else:
             on_front = not any(dominates(f, rec, self.metrics) for f in self._front)
@@ -518,7 +518,7 @@ class Search:
     @property
     def best(self) -> TrialRecord | None:
         """The best complete trial by the first metric."""
-        return best_of(self.trials, self.metrics[0])
+        return best_of(self.trials, self.metrics)
 
     @property
     def best_params(self) -> dict[str, Any] | None:

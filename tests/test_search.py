@@ -304,3 +304,26 @@ def test_bad_cells_are_rejected_before_work_starts(cancer):
         an.search("from x import y\nmodel = y(a=hp.int(3, 1))\n", data=cancer, trials=1, display=False)
     with pytest.raises(ValueError, match="no data was given"):
         an.search(TREE_CELL, trials=1, display=False)
+
+
+def test_best_breaks_ties_on_the_next_metrics_so_it_is_on_the_front():
+    cell = "x = hp.int(0, 5)\nscore = {'acc': 1.0, 'size': 10 - x}\n"
+    s = run(cell, None, metrics="acc:max,size:min", trials=12, strategy="random")
+    assert s.best.values["size"] == min(r.values["size"] for r in s.trials)
+    assert s.best in s.pareto
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_parameter_sequence_matches_a_hand_written_optuna_loop(executor):
+    import optuna
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=5))
+    expected = []
+    for _ in range(14):  # past TPE's 10 start-up trials
+        t = study.ask()
+        x = t.suggest_float("x", 0, 1)
+        expected.append(x)
+        study.tell(t, -((x - 0.3) ** 2))
+    s = run("x = hp.float(0, 1)\nscore = -(x - 0.3) ** 2\n", None, metrics="s:max", trials=14,
+            strategy="tpe", seed=5, executor=executor)
+    assert [r.params["x"] for r in s.trials] == expected
