@@ -23,7 +23,9 @@ SEED = 0
 
 
 def sampler(kind):
-    return optuna.samplers.TPESampler(seed=SEED) if kind == "tpe" else optuna.samplers.RandomSampler(seed=SEED)
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=SEED)
+    return optuna.samplers.RandomSampler(seed=SEED)
 
 
 def trivial_optuna(kind, n):

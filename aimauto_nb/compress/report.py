@@ -1,0 +1,91 @@
+"""What a compression did and what it cost: size, latency and metric before and after."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+__all__ = ["CompressReport"]
+
+
+def _ratio(a, b):
+    return None if a is None or b in (None, 0) else a / b
+
+
+@dataclass
+class CompressReport:
+    """Before/after numbers of one ``compress`` call (sizes in bytes, latency in ms/row)."""
+
+    model_type: str
+    device: str
+    steps: list[str] = field(default_factory=list)
+    size_before: int | None = None
+    size_after: int | None = None
+    latency_before: float | None = None
+    latency_after: float | None = None
+    latency_batch: int | None = None
+    metric: str | None = None
+    metric_before: float | None = None
+    metric_after: float | None = None
+    output_diff: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def size_ratio(self) -> float | None:
+        """How many times smaller (before / after)."""
+        return _ratio(self.size_before, self.size_after)
+
+    @property
+    def speedup(self) -> float | None:
+        """How many times faster (before / after latency); < 1 means slower."""
+        return _ratio(self.latency_before, self.latency_after)
+
+    @property
+    def metric_change(self) -> float | None:
+        if self.metric_before is None or self.metric_after is None:
+            return None
+        return self.metric_after - self.metric_before
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        def kb(b):
+            return "—" if b is None else f"{b / 1024:,.1f} KB"
+
+        def ms(v):
+            return "—" if v is None else f"{v:.4g} ms/row"
+
+        def num(v):
+            return "—" if v is None else f"{v:.4f}"
+
+        out = [("size", kb(self.size_before), kb(self.size_after),
+                "—" if self.size_ratio is None else f"{self.size_ratio:.2f}× smaller")]
+        lat = "—" if self.speedup is None else (
+            f"{self.speedup:.2f}× faster" if self.speedup >= 1 else f"{1 / self.speedup:.2f}× slower")
+        batch = f" (batch {self.latency_batch})" if self.latency_batch else ""
+        out.append((f"latency{batch}", ms(self.latency_before), ms(self.latency_after), lat))
+        if self.metric:
+            ch = self.metric_change
+            out.append((self.metric, num(self.metric_before), num(self.metric_after),
+                        "—" if ch is None else f"{ch:+.4f}"))
+        if self.output_diff is not None:
+            out.append(("max |output difference|", "", f"{self.output_diff:.3g}", ""))
+        return out
+
+    def __repr__(self) -> str:
+        lines = [f"CompressReport({self.model_type} on {self.device}: {'; '.join(self.steps)})"]
+        for name, a, b, c in self.rows():
+            lines.append(f"  {name:<26} {a:>16} -> {b:>16}  {c}")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        head = (f"<b>compress</b>: {e(self.model_type)} on {e(self.device)} — "
+                f"{e('; '.join(self.steps))}")
+        body = "".join(
+            f"<tr><td>{e(n)}</td><td>{e(a)}</td><td>{e(b)}</td><td>{e(c)}</td></tr>"
+            for n, a, b, c in self.rows()
+        )
+        notes = "".join(f"<li>{e(n)}</li>" for n in self.notes)
+        return (f"<div class='aimauto-compress'>{head}<table><thead><tr><th></th><th>before</th>"
+                f"<th>after</th><th>change</th></tr></thead><tbody>{body}</tbody></table>"
+                + (f"<ul>{notes}</ul>" if notes else "") + "</div>")
