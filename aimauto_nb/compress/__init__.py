@@ -1,0 +1,153 @@
+"""``compress(model, ...)``: shrink a fitted model in place and report what it cost.
+
+PyTorch modules: global L1 pruning, structured pruning of sequential chains, int8
+quantization. LightGBM and scikit-learn boosting: fewer iterations. Forests: fewer trees.
+Linear models: sparser coefficients. If any step fails the model is left as it was.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+
+import numpy as np
+
+from ..evaluate import dumps, is_torch_module, measure_latency
+from .report import CompressReport
+
+__all__ = ["compress", "CompressReport", "QUANTIZE"]
+
+QUANTIZE = ("int8", "int8-weight-only")
+
+
+def _check(prune, structured, quantize, data, tolerance):
+    if prune is not None and prune != "auto":
+        if isinstance(prune, bool) or not isinstance(prune, numbers.Real) or not 0 < prune < 1:
+            raise ValueError(f'prune must be a fraction in (0, 1) or "auto", got {prune!r}')
+    if quantize is not None and quantize not in QUANTIZE:
+        raise ValueError(f"quantize must be one of {QUANTIZE}, got {quantize!r}")
+    if structured and prune is None:
+        raise ValueError("structured=True needs prune=FRACTION")
+    if prune is None and quantize is None:
+        raise ValueError("nothing to do: pass prune=FRACTION, prune='auto' or quantize='int8'")
+    if tolerance is not None:
+        if prune != "auto":
+            raise ValueError('tolerance applies to prune="auto" only')
+        if not isinstance(tolerance, numbers.Real) or tolerance < 0:
+            raise ValueError(f"tolerance must be a non-negative number of points, got {tolerance!r}")
+    if data is not None:
+        if not isinstance(data, tuple | list) or len(data) != 2:
+            raise ValueError("data must be a pair (X, y)")
+        if len(data[0]) != len(data[1]):
+            raise ValueError(f"data: X has {len(data[0])} rows but y has {len(data[1])}")
+    if prune == "auto" and data is None:
+        raise ValueError('prune="auto" needs data=(X, y) to judge the smaller models on')
+
+
+def _restore(model, backup) -> None:
+    model.__dict__.clear()
+    model.__dict__.update(backup.__dict__)
+
+
+def compress(model, *, prune=None, structured=False, quantize=None, device=None, data=None,
+             tolerance=None) -> CompressReport:
+    """Shrink ``model`` in place and return a :class:`CompressReport`.
+
+    prune: fraction of weights (torch), neurons/channels (``structured=True``), boosting
+    iterations or trees to remove; ``"auto"`` (boosting and forests, with ``data``) keeps the
+    smallest model within ``tolerance`` points (default 0.5) of the full one.
+    quantize: ``"int8"`` (torch: dynamic int8 on CPU, weight-only int8 on CUDA) or
+    ``"int8-weight-only"`` on any device. device: move a torch model first ("cpu", "cuda").
+    data: (X, y) to report the metric (and torch output difference) before and after.
+    """
+    _check(prune, structured, quantize, data, tolerance)
+    if is_torch_module(model):
+        from ._torch_flow import compress_torch
+
+        if prune == "auto":
+            raise ValueError('prune="auto" applies to tree ensembles; give torch models a fraction')
+        backup = copy.deepcopy(model)
+        try:
+            return compress_torch(model, prune, structured, quantize, device, data)
+        except BaseException:
+            _restore(model, backup)
+            raise
+    from . import trees
+
+    kind = trees.kind_of(model)
+    if kind is None:
+        raise TypeError(
+            f"compress supports PyTorch modules, LightGBM, scikit-learn (Hist)GradientBoosting, "
+            f"RandomForest / ExtraTrees and linear models; got {type(model).__name__}")
+    if quantize is not None:
+        raise ValueError(f"quantize={quantize!r} applies to PyTorch modules, not "
+                         f"{type(model).__name__}")
+    if structured:
+        raise ValueError(f"structured=True applies to PyTorch modules, not {type(model).__name__}")
+    if device not in (None, "cpu"):
+        raise ValueError(f"{type(model).__name__} is compressed on the CPU; device={device!r} "
+                         "applies to PyTorch modules")
+    if prune == "auto" and kind == "linear":
+        raise ValueError('prune="auto" applies to boosting and forests; give a fraction')
+    backup = copy.deepcopy(model)
+    try:
+        return _compress_estimator(model, kind, prune, data,
+                                   0.5 if tolerance is None else float(tolerance))
+    except BaseException:
+        _restore(model, backup)
+        raise
+
+
+def _batch(model, data, rows=256):
+    if data is not None:
+        X = data[0]
+        return X.iloc[:rows] if hasattr(X, "iloc") else np.asarray(X)[:rows]
+    n = getattr(model, "n_features_in_", None)
+    if n is None and hasattr(model, "num_feature"):
+        n = model.num_feature()
+    return None if n is None else np.random.default_rng(0).normal(size=(rows, n))
+
+
+def _estimator_metric(model, kind, data):
+    if data is None:
+        return None, None
+    from sklearn.metrics import accuracy_score, r2_score
+
+    X, y = data
+    pred = model.predict(X)
+    if kind == "lgbm-booster":
+        obj = str(model.params.get("objective", ""))
+        if obj.startswith(("binary", "multiclass", "softmax")):
+            pred = np.asarray(pred)
+            pred = (pred > 0.5).astype(int) if pred.ndim == 1 else pred.argmax(axis=1)
+            return "accuracy", float(accuracy_score(y, pred))
+        return "r2", float(r2_score(y, pred))
+    from sklearn.base import is_classifier
+
+    if is_classifier(model):
+        return "accuracy", float(accuracy_score(y, pred))
+    return "r2", float(r2_score(y, pred))
+
+
+def _compress_estimator(model, kind, prune, data, tolerance) -> CompressReport:
+    from . import trees
+
+    batch = _batch(model, data)
+    rep = CompressReport(model_type=type(model).__name__, device="cpu")
+    rep.size_before = len(dumps(model))
+    rep.latency_batch = None if batch is None else len(batch)
+    rep.latency_before = None if batch is None else measure_latency(model, batch)
+    rep.metric, rep.metric_before = _estimator_metric(model, kind, data)
+    if kind in ("lgbm-sklearn", "lgbm-booster", "gb", "hgb"):
+        rep.steps.append(trees.prune_boosting(model, kind, prune, data, tolerance))
+    elif kind == "forest":
+        rep.steps.append(trees.prune_forest(model, prune, data, tolerance))
+    else:
+        rep.steps.append(trees.prune_linear(model, prune))
+    rep.size_after = len(dumps(model))
+    rep.latency_after = None if batch is None else measure_latency(model, batch)
+    _, rep.metric_after = _estimator_metric(model, kind, data)
+    if kind == "forest" and data is not None:
+        rep.notes.append("trees were chosen on the same data the metric is reported on; "
+                         "check on held-out data")
+    return rep

@@ -1,0 +1,78 @@
+"""The PyTorch side of ``compress``: measure, apply the steps, measure again."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..evaluate import measure_latency
+from .report import CompressReport
+from .torch import prune_structured, prune_unstructured, quantize_int8, state_size
+
+
+def _device_of(model) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def _input_batch(model, data, device, rows=256):
+    if data is not None:
+        X = np.asarray(data[0], dtype=np.float32)
+        return torch.as_tensor(X, device=device)
+    layers = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+    first = next((m for m in model.modules() if isinstance(m, layers)), None)
+    if not isinstance(first, torch.nn.Linear):
+        return None  # input shape unknown without data: no latency
+    return torch.randn(rows, first.in_features, device=device)
+
+
+def _outputs(model, X):
+    with torch.no_grad():
+        out = model(X)
+    return out.detach().float().cpu()
+
+
+def _metric(out: torch.Tensor, y) -> tuple[str, float]:
+    from sklearn.metrics import accuracy_score, r2_score
+
+    y = np.asarray(y)
+    if y.dtype.kind in "iub" and out.ndim == 2 and out.shape[1] > 1:
+        return "accuracy", float(accuracy_score(y, out.argmax(dim=1).numpy()))
+    return "r2", float(r2_score(y.reshape(len(y), -1), out.reshape(len(y), -1).numpy()))
+
+
+def compress_torch(model, prune, structured, quantize, device, data) -> CompressReport:
+    dev = torch.device(device) if device is not None else _device_of(model)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but no CUDA device is available")
+    model.to(dev)
+    was_training = model.training
+    model.eval()
+    rep = CompressReport(model_type=type(model).__name__, device=str(dev))
+    X = _input_batch(model, data, dev)
+    batch = None if X is None else X[:256]
+    rep.size_before = state_size(model)
+    rep.latency_batch = None if batch is None else len(batch)
+    rep.latency_before = None if batch is None else measure_latency(model, batch)
+    before = None
+    if data is not None:
+        before = _outputs(model, X)
+        rep.metric, rep.metric_before = _metric(before, data[1])
+    if prune is not None:
+        step = prune_structured(model, prune) if structured else prune_unstructured(model, prune)
+        rep.steps.append(step)
+        if not structured:
+            rep.notes.append("unstructured pruning zeroes weights but keeps dense tensors: no "
+                             "size or speed gain on its own (use structured=True or quantize)")
+    if quantize is not None:
+        step, notes = quantize_int8(model, dev, weight_only=quantize == "int8-weight-only")
+        rep.steps.append(step)
+        rep.notes += notes
+    rep.size_after = state_size(model)
+    rep.latency_after = None if batch is None else measure_latency(model, batch)
+    if data is not None:
+        after = _outputs(model, X)
+        _, rep.metric_after = _metric(after, data[1])
+        rep.output_diff = float((after - before).abs().max())
+    model.train(was_training)
+    return rep
