@@ -86,8 +86,8 @@ def digits_mlp():
     m = copy.deepcopy(base)
     compress(m, quantize="int8", data=(X_te, y_te))
     d = torch.ao.quantization.quantize_dynamic(copy.deepcopy(base), {nn.Linear}, dtype=torch.qint8)
-    rows.append(("int8 (aimauto_nb)", f"{s0 / size(m):.2f}×", f"{(acc(m, X_te, y_te) - a0) * 100:+.2f}"))
-    rows.append(("int8 (torch.ao directly)", f"{s0 / size(d):.2f}×", f"{(acc(d, X_te, y_te) - a0) * 100:+.2f}"))
+    for name, v in (("int8 (aimauto_nb)", m), ("int8 (torch.ao directly)", d)):
+        rows.append((name, f"{s0 / size(v):.2f}×", f"{(acc(v, X_te, y_te) - a0) * 100:+.2f}"))
 
     m = copy.deepcopy(base)
     compress(m, prune=0.5)
@@ -95,7 +95,8 @@ def digits_mlp():
     train(m, X_tr, y_tr, 3, lr=5e-4)
     d = copy.deepcopy(base)
     ls = [x for x in d.modules() if isinstance(x, nn.Linear)]
-    tprune.global_unstructured([(x, "weight") for x in ls], pruning_method=tprune.L1Unstructured, amount=0.5)
+    tprune.global_unstructured([(x, "weight") for x in ls], pruning_method=tprune.L1Unstructured,
+                               amount=0.5)
     a_d = acc(d, X_te, y_te)
     train(d, X_tr, y_tr, 3, lr=5e-4)  # masks kept while fine-tuning
     for x in ls:

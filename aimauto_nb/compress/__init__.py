@@ -113,18 +113,12 @@ def _estimator_metric(model, kind, data):
         return None, None
     from sklearn.metrics import accuracy_score, r2_score
 
-    X, y = data
-    pred = model.predict(X)
-    if kind == "lgbm-booster":
-        obj = str(model.params.get("objective", ""))
-        if obj.startswith(("binary", "multiclass", "softmax")):
-            pred = np.asarray(pred)
-            pred = (pred > 0.5).astype(int) if pred.ndim == 1 else pred.argmax(axis=1)
-            return "accuracy", float(accuracy_score(y, pred))
-        return "r2", float(r2_score(y, pred))
-    from sklearn.base import is_classifier
+    from .trees import _is_classification, _labels
 
-    if is_classifier(model):
+    X, y = data
+    classification = _is_classification(model, kind, y)
+    pred = _labels(model, kind, model.predict(X), classification)
+    if classification:
         return "accuracy", float(accuracy_score(y, pred))
     return "r2", float(r2_score(y, pred))
 
