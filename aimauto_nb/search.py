@@ -16,12 +16,13 @@ import cloudpickle
 import optuna
 from optuna.trial import TrialState
 
-from .capture import CellProgram
+from .capture import CellProgram, format_error
 from .channel import Broker
 from .evaluate import Dataset, Metric, parse_metrics
 from .executors import make_runner
 from .results import TrialRecord, best_of, dominates, pareto_front
 from .storage import ModelStore, check_storage, fail_stale, open_storage, study_exists
+from .trial import Reply
 
 __all__ = ["search", "Search", "SearchError", "STRATEGIES", "PRUNERS"]
 
@@ -418,20 +419,14 @@ class Search:
         shadow.report(value, step)
         return shadow.should_prune()
 
-    def _reply(self, fut: Future, run: _Running):
-        from .trial import Reply
-
+    def _reply(self, fut: Future, run: _Running) -> Reply:
         try:
             return fut.result()
         except BaseException as e:
-            from .capture import format_error
-
             return Reply(run.number, "failed", error="worker error: " + format_error(e),
                          duration=time.monotonic() - run.start)
 
-    def _failed_reply(self, run: _Running, error: str):
-        from .trial import Reply
-
+    def _failed_reply(self, run: _Running, error: str) -> Reply:
         return Reply(run.number, "failed", error=error, duration=time.monotonic() - run.start)
 
     def _finish(self, run: _Running, reply) -> None:
