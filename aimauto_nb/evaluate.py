@@ -106,8 +106,8 @@ def parse_metrics(spec: str | Sequence[str], task: str) -> list[Metric]:
         raise ValueError(f"metrics must be a non-empty list of names, got {spec!r}")
     out = []
     for n in names:
-        if n == "auto":
-            n = "accuracy" if task != "regression" else "r2"
+        if n == "auto":  # without data, the cell's own `score`, higher is better
+            n = {"regression": "r2", "unknown": "score:max"}.get(task, "accuracy")
         if ":" in n:
             base, _, d = n.partition(":")
             if d not in ("max", "min") or not base:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -42,7 +43,7 @@ class ThreadRunner:
     def submit(self, number: int) -> Future:
         s = self._spec
         task = Task(number, s.program, s.namespace, s.data, s.metrics, self._channel)
-        return self._pool.submit(run_trial, task)
+        return self._pool.submit(contextvars.copy_context().run, run_trial, task)
 
     def kill(self, future: Future) -> None:
         """Threads cannot be killed: the trial is abandoned (its next hp/report call fails)."""

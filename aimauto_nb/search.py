@@ -3,6 +3,7 @@ executor, results kept as :class:`TrialRecord` objects that widgets read."""
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import threading
@@ -223,7 +224,7 @@ class Search:
         self._retry: list[dict] = []
         self.study = self._open_study(resume)
         self.widget = None
-        self._thread = threading.Thread(target=self._drive, name=f"aimsearch-{self.name}", daemon=True)
+        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ study and resume
 
@@ -276,6 +277,11 @@ class Search:
                 return self
             self.state = "running"
             self.started_at = time.monotonic()
+        # The driver runs in a copy of the caller's context: in a kernel that carries the
+        # cell's parent header, so whatever the search emits is attributed to its own cell.
+        ctx = contextvars.copy_context()
+        self._thread = threading.Thread(target=ctx.run, args=(self._drive,),
+                                        name=f"aimsearch-{self.name}", daemon=True)
         self._thread.start()
         return self
 
@@ -291,6 +297,8 @@ class Search:
         """Block until the search ends (or ``timeout`` seconds). Ctrl-C / a kernel
         interrupt stops the search. Raises :class:`SearchError` if the search failed."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        if self._thread is None:
+            raise RuntimeError("the search has not been started (call .start())")
         try:
             while self._thread.is_alive():
                 left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
@@ -301,6 +309,9 @@ class Search:
             self.stop()
             self._thread.join(5)
             raise
+        if self.widget is not None and not self._thread.is_alive():
+            # From the waiting cell, so a notebook runner records the final snapshot too.
+            self.widget.refresh(final=True)
         if self.state == "failed" and self.error is not None:
             raise SearchError(str(self.error)) from self.error
         return self

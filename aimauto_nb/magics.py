@@ -1,0 +1,208 @@
+"""IPython magics: ``%%aimsearch``, ``%aimstatus``, ``%aimstop``, ``%aimapply``,
+``%aimcompress``. A thin layer over :func:`aimauto_nb.search` and
+:func:`aimauto_nb.compress`: options are parsed with ``magic_arguments``, names are
+looked up in the user namespace, and every problem is one ``UsageError`` line."""
+
+from __future__ import annotations
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from .capture import CellError
+from .executors import default_process_jobs
+from .search import PRUNERS, STRATEGIES, Search, SearchError, search
+from .space import SpaceError
+
+__all__ = ["AimMagics", "register", "unregister"]
+
+
+def _number(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+@magics_class
+class AimMagics(Magics):
+    """The aimauto_nb magics, registered by ``%load_ext aimauto_nb``."""
+
+    # ------------------------------------------------------------------ helpers
+
+    def _lookup(self, names: list[str], option: str):
+        ns = self.shell.user_ns
+        missing = [n for n in names if n not in ns]
+        if missing:
+            raise UsageError(f"{option}: no variable named {', '.join(missing)} in the notebook")
+        return tuple(ns[n] for n in names)
+
+    def _search(self, name: str | None) -> Search:
+        name = name or "search"
+        obj = self.shell.user_ns.get(name)
+        if isinstance(obj, Search):
+            return obj
+        found = [k for k, v in self.shell.user_ns.items()
+                 if isinstance(v, Search) and not k.startswith("_")]
+        hint = f"; searches here: {', '.join(sorted(found))}" if found else "; none has run yet"
+        raise UsageError(f"no search named {name!r}{hint}")
+
+    def _parse(self, fn, line: str):
+        try:
+            return parse_argstring(fn, line)
+        except UsageError:
+            raise
+        except SystemExit:  # argparse on --help
+            raise UsageError("see the usage above") from None
+
+    # ------------------------------------------------------------------ %%aimsearch
+
+    @magic_arguments()
+    @argument("--data", nargs=2, metavar=("X", "y"), help="training data: two variable names")
+    @argument("--valid", nargs="+", metavar="V",
+              help="validation: a fraction (0.2) or two variable names (X_val y_val)")
+    @argument("--cv", type=int, metavar="K", help="K-fold cross-validation instead of a holdout")
+    @argument("--metrics", default="auto",
+              help="comma-separated objectives, first is primary: accuracy,size,latency; "
+                   "name:max / name:min for keys of a dict `score` (default: auto)")
+    @argument("--trials", type=int, metavar="N", help="number of trials")
+    @argument("--timeout", type=float, metavar="S", help="wall-clock budget in seconds")
+    @argument("--strategy", default="auto", help=f"sampler: {', '.join(STRATEGIES)}")
+    @argument("--pruner", default=None, help=f"early stopping: {', '.join(PRUNERS)}")
+    @argument("--jobs", type=int, metavar="N",
+              help="trials at once (default 1; with --executor process, cores - 1)")
+    @argument("--executor", default="thread",
+              help="thread, process, dask or a Dask scheduler address tcp://HOST:PORT")
+    @argument("--trial-timeout", type=float, metavar="S", help="fail a trial after S seconds")
+    @argument("--storage", help="study storage: a file.db path or URL, journal:///file.log")
+    @argument("--resume", action="store_true", help="continue the study of this --name")
+    @argument("--seed", type=int, help="sampler and split seed")
+    @argument("--name", default="search", help="variable to bind the Search to (default: search)")
+    @argument("--wait", action="store_true", help="block until the search ends")
+    @argument("--quiet", action="store_true", help="no live panel")
+    @cell_magic
+    def aimsearch(self, line: str, cell: str):
+        """Search the hp markers of this cell; returns at once unless --wait."""
+        args = self._parse(self.aimsearch, line)
+        if not args.name.isidentifier():
+            raise UsageError(f"--name: {args.name!r} is not a valid variable name")
+        data = self._lookup(args.data, "--data") if args.data else None
+        valid = None
+        if args.valid:
+            if len(args.valid) == 1:
+                try:
+                    valid = float(args.valid[0])
+                except ValueError:
+                    raise UsageError(f"--valid: {args.valid[0]!r} is neither a fraction nor "
+                                     "two variable names (X_val y_val)") from None
+            elif len(args.valid) == 2:
+                valid = self._lookup(args.valid, "--valid")
+            else:
+                raise UsageError("--valid takes a fraction or two variable names")
+        jobs = args.jobs
+        if jobs is None:
+            jobs = default_process_jobs() if args.executor == "process" else 1
+        if args.trials is None and args.timeout is None:
+            raise UsageError("give a budget: --trials N, --timeout SECONDS, or both")
+        old = self.shell.user_ns.get(args.name)
+        if isinstance(old, Search) and old.running:
+            raise UsageError(f"search {args.name!r} is still running: %aimstop {args.name} "
+                             "first, or pick another --name")
+        try:
+            s = search(cell, data=data, valid=valid, cv=args.cv, metrics=args.metrics,
+                       trials=args.trials, timeout=args.timeout, strategy=args.strategy,
+                       jobs=jobs, executor=args.executor, storage=args.storage, name=args.name,
+                       resume=args.resume, seed=args.seed, pruner=args.pruner,
+                       trial_timeout=args.trial_timeout, namespace=self.shell.user_ns,
+                       display=not args.quiet)
+        except (ValueError, TypeError, SpaceError, CellError, ImportError) as e:
+            raise UsageError(str(e)) from None
+        self.shell.user_ns[args.name] = s
+        if args.wait:
+            try:
+                s.wait()
+            except SearchError as e:
+                raise UsageError(f"search {args.name!r} failed: {e}") from None
+            if args.quiet:
+                print(s.status_line())
+
+    # ------------------------------------------------------------------ line magics
+
+    @magic_arguments()
+    @argument("name", nargs="?", default="search", help="the search variable (default: search)")
+    @line_magic
+    def aimstatus(self, line: str):
+        """One line: state, trial counts, elapsed time, best values."""
+        args = self._parse(self.aimstatus, line)
+        print(self._search(args.name).status_line())
+
+    @magic_arguments()
+    @argument("name", nargs="?", default="search", help="the search variable (default: search)")
+    @line_magic
+    def aimstop(self, line: str):
+        """Stop a running search: no new trials start; it keeps what it has."""
+        args = self._parse(self.aimstop, line)
+        s = self._search(args.name)
+        if not s.running:
+            print(f"{s.name} is already {s.state}")
+            return
+        s.stop()
+        print(f"stopping {s.name}: no new trials will start")
+
+    @magic_arguments()
+    @argument("name", nargs="?", default="search", help="the search variable (default: search)")
+    @argument("--trial", type=int, metavar="N", help="trial number (default: the best)")
+    @line_magic
+    def aimapply(self, line: str):
+        """Put the cell with the chosen trial's values filled in into the next input cell."""
+        args = self._parse(self.aimapply, line)
+        s = self._search(args.name)
+        try:
+            code = s.code(args.trial)
+        except LookupError as e:
+            raise UsageError(str(e).strip("'\"")) from None
+        self.shell.set_next_input(code.strip("\n") + "\n", replace=False)
+
+    @magic_arguments()
+    @argument("model", help="the model variable (compressed in place)")
+    @argument("--prune", help="fraction to remove (0.5), or auto for tree ensembles")
+    @argument("--structured", action="store_true", help="remove whole neurons / channels")
+    @argument("--quantize", help="int8 or int8-weight-only")
+    @argument("--device", help="cpu or cuda")
+    @argument("--data", nargs=2, metavar=("X", "y"), help="data to report the metric on")
+    @argument("--tolerance", type=float, help="points of metric prune=auto may give up")
+    @line_magic
+    def aimcompress(self, line: str):
+        """Compress a model in place and show the before/after report."""
+        from .compress import compress
+        from .compress.torch import CompressError
+
+        args = self._parse(self.aimcompress, line)
+        (model,) = self._lookup([args.model], "model")
+        data = self._lookup(args.data, "--data") if args.data else None
+        prune = args.prune
+        if prune is not None and prune != "auto":
+            try:
+                prune = _number(prune)
+            except ValueError:
+                raise UsageError(f"--prune: {prune!r} is not a number or auto") from None
+        try:
+            return compress(model, prune=prune, structured=args.structured,
+                            quantize=args.quantize, device=args.device, data=data,
+                            tolerance=args.tolerance)
+        except (ValueError, TypeError, CompressError) as e:
+            raise UsageError(str(e)) from None
+
+
+def register(ipython) -> None:
+    ipython.register_magics(AimMagics)
+
+
+def unregister(ipython) -> None:
+    mm = ipython.magics_manager
+    for kind, names in (("cell", ["aimsearch"]),
+                        ("line", ["aimstatus", "aimstop", "aimapply", "aimcompress"])):
+        for n in names:
+            mm.magics[kind].pop(n, None)
+    mm.registry.pop("AimMagics", None)
+

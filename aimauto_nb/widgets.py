@@ -1,0 +1,384 @@
+"""The live panel of a search: progress, best so far, charts, trial table, Stop button and
+a picker over the Pareto trials.
+
+Threading follows the ipywidgets/ipykernel advice: every widget is created and displayed
+on the main thread (inside the magic); a renderer thread of the panel, woken by the
+search's listener, only sets widget values (batched with ``hold_sync``), at most a few
+times a second, so drawing never slows the driver or the trials. Charts are drawn with
+matplotlib's object API. When the search ends the panel's output also carries a static
+snapshot (HTML table and chart) for places where widgets do not render.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import contextvars
+import html
+import io
+import keyword
+import threading
+import time
+
+import ipywidgets as W
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from .plots import history_figure, pareto_figure
+
+__all__ = ["Panel", "format_value"]
+
+_STATE_COLOUR = {"running": "#1f77b4", "pending": "#1f77b4", "done": "#2ca02c",
+                 "stopped": "#ff7f0e", "failed": "#d62728"}
+_ROW_STATE = {"complete": "", "failed": "color:#d62728", "pruned": "color:#888",
+              "running": "color:#1f77b4"}
+RECENT_ROWS = 10
+
+
+def format_value(metric, v) -> str:
+    """A metric value for people: sizes in kB/MB, latencies in µs/ms, the rest to 4 digits."""
+    if v is None:
+        return ""
+    if metric is not None and metric.name == "size":
+        for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+            if abs(v) >= scale:
+                return f"{v / scale:.3g} {unit}"
+        return f"{v:.0f} B"
+    if metric is not None and metric.name == "latency":
+        return f"{v * 1000:.3g} µs/row" if abs(v) < 1 else f"{v:.3g} ms/row"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    FigureCanvasAgg(fig).print_png(buf)
+    return buf.getvalue()
+
+
+def _esc(v) -> str:
+    return html.escape(str(v), quote=True)
+
+
+class Panel:
+    """The widget view of one :class:`~aimauto_nb.search.Search` (read-only but for Stop)."""
+
+    def __init__(self, search, *, namespace=None, text_interval=0.25, chart_interval=0.8):
+        self.search = search
+        self._namespace = namespace
+        self._text_interval = text_interval
+        self._chart_interval = chart_interval
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._chart_key = None
+        self._chart_at = 0.0
+        self._pareto_png = b""
+        self._handle = None
+        self._thread: threading.Thread | None = None
+        self.renders = 0
+        self._finalized = False
+        self._picker_options: list = []
+
+        self.header = W.HTML()
+        self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, bar_style="info",
+                                        layout=W.Layout(flex="1 1 auto", width="auto"))
+        self.progress_label = W.Label()
+        self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger",
+                                    tooltip="Start no new trials and end the search",
+                                    layout=W.Layout(width="7em"))
+        self.stop_button.on_click(self._on_stop)
+        self.summary = W.HTML()
+        self.pareto_image = W.Image(format="png", layout=W.Layout(max_width="62%"))
+        self.history_image = W.Image(format="png", layout=W.Layout(max_width="38%"))
+        self.table = W.HTML()
+        self.errors = W.HTML()
+        self.picker = W.Dropdown(options=[], description="trial",
+                                 layout=W.Layout(width="32em"))
+        self.picker.observe(self._on_pick, names="value")
+        self.pick_info = W.HTML()
+        self.variable = W.Text(value="model", description="as",
+                               layout=W.Layout(width="16em"))
+        self.use_button = W.Button(description="use this model", icon="check",
+                                   tooltip="Bind this trial's fitted model to the variable")
+        self.use_button.on_click(self._on_use)
+        self.code_button = W.Button(description="apply (show code)", icon="code",
+                                    tooltip="The cell with this trial's values filled in")
+        self.code_button.on_click(self._on_code)
+        self.code = W.Textarea(layout=W.Layout(width="98%", height="14em", display="none"))
+        self.message = W.HTML()
+        picker_box = W.VBox([
+            self.picker, self.pick_info,
+            W.HBox([self.variable, self.use_button, self.code_button]),
+            self.message, self.code,
+        ])
+        self.tabs = W.Tab(children=[self.table, picker_box, self.errors])
+        self.tabs.titles = ("Trials", "Pareto trials", "Failed")
+        self.box = W.VBox([
+            self.header,
+            W.HBox([self.progress, self.progress_label, self.stop_button],
+                   layout=W.Layout(align_items="center")),
+            self.summary,
+            W.HBox([self.pareto_image, self.history_image]),
+            self.tabs,
+        ], layout=W.Layout(border="1px solid #ddd", padding="6px"))
+        self._render_text()
+        self._render_charts(force=True)
+        search.add_listener(self._on_change)
+
+    # ------------------------------------------------------------------ display
+
+    def show(self) -> Panel:
+        """Display the panel (main thread) and start its renderer thread."""
+        from IPython.display import display
+
+        self._handle = display(self._bundle(), raw=True, display_id=True)
+        ctx = contextvars.copy_context()
+        self._thread = threading.Thread(target=ctx.run, args=(self._loop,), daemon=True,
+                                        name=f"aimsearch-panel-{self.search.name}")
+        self._thread.start()
+        return self
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self._bundle(), raw=True)
+
+    def _bundle(self) -> dict:
+        data = dict(self.box._repr_mimebundle_())
+        data["text/plain"] = self.search.status_line()
+        if not self.search.running:
+            data["text/html"] = self.snapshot_html()
+        return data
+
+    # ------------------------------------------------------------------ updates
+
+    def _on_change(self, search) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(timeout=1.0)  # the timeout keeps elapsed time moving
+            self._wake.clear()
+            if not self.search.running:
+                break
+            try:
+                self.refresh()
+            except Exception:  # the panel must never take the search down
+                pass
+            time.sleep(self._text_interval)
+        self.refresh(final=True)
+
+    def refresh(self, final: bool = False) -> None:
+        """Bring every widget up to date; ``final`` also writes the static snapshot."""
+        with self._lock:
+            self._render_text()
+            self._render_charts(force=final)
+            self.renders += 1
+            if final and not self.search.running and self._handle is not None:
+                self._handle.update(self._bundle(), raw=True)
+                self._finalized = True
+
+    def _render_text(self) -> None:
+        s = self.search
+        c = s.counts()
+        done = c["complete"] + c["failed"] + c["pruned"]
+        fraction, label = 0.0, f"{done} trials"
+        if s.trials_budget:
+            fraction = done / s.trials_budget
+            label = f"{done}/{s.trials_budget} trials"
+        if s.timeout:
+            fraction = max(fraction, min(1.0, s.elapsed / s.timeout))
+            label += f" · {s.elapsed:.0f}/{s.timeout:.0f} s"
+        else:
+            label += f" · {s.elapsed:.1f} s"
+        if not s.running:
+            fraction = 1.0
+        style = {"done": "success", "stopped": "warning", "failed": "danger"}.get(s.state, "info")
+        records = s.trials
+        front = s.pareto
+        best = s.best
+        widgets = [self.header, self.progress, self.progress_label, self.summary, self.table,
+                   self.errors, self.stop_button, self.picker]
+        with contextlib.ExitStack() as stack:
+            for w in widgets:
+                stack.enter_context(w.hold_sync())
+            self.header.value = self._header_html()
+            self.progress.value = fraction
+            self.progress.bar_style = style
+            self.progress_label.value = label
+            self.stop_button.disabled = not s.running
+            self.summary.value = self._summary_html(c, best)
+            self.table.value = self._table_html(records, front, best)
+            self.errors.value = self._errors_html(records)
+            self._set_picker(front, best)
+
+    def _render_charts(self, force: bool = False) -> None:
+        s = self.search
+        now = time.monotonic()
+        best = s.best
+        key = (sum(r.state == "complete" for r in s.trials), best.number if best else None)
+        if key == self._chart_key or (not force and now - self._chart_at < self._chart_interval):
+            return
+        self._chart_key, self._chart_at = key, now
+        self._pareto_png = _png(pareto_figure(s, size=(4.2, 3.0)))
+        history = _png(history_figure(s, size=(3.6, 3.0)))
+        with self.pareto_image.hold_sync(), self.history_image.hold_sync():
+            self.pareto_image.value = self._pareto_png
+            self.history_image.value = history
+
+    # ------------------------------------------------------------------ HTML pieces
+
+    def _header_html(self) -> str:
+        s = self.search
+        colour = _STATE_COLOUR.get(s.state, "#333")
+        err = ""
+        if s.state == "failed" and s.error is not None:
+            err = f"<div style='color:#d62728'>{_esc(s.error)}</div>"
+        return (f"<b>{_esc(s.name)}</b> · {_esc(s.strategy)} · {_esc(s.protocol)} · "
+                f"<span class='aimauto-state' style='color:{colour};font-weight:bold'>"
+                f"{_esc(s.state)}</span>{err}")
+
+    def _summary_html(self, c: dict, best) -> str:
+        counts = (f"{c['complete']} complete · {c['failed']} failed · {c['pruned']} pruned · "
+                  f"{c['running']} running")
+        if best is None:
+            return f"<div>{counts}</div><div>best: –</div>"
+        metrics = {m.name: m for m in self.search.metrics}
+        vals = ", ".join(f"{_esc(k)} = <b>{_esc(format_value(metrics.get(k), v))}</b>"
+                         for k, v in best.values.items())
+        params = ", ".join(f"{_esc(k)}={_esc(_short(v))}" for k, v in best.params.items())
+        return (f"<div>{counts}</div><div>best (trial {best.number}): {vals}</div>"
+                f"<div style='color:#555;font-size:90%'>{params}</div>")
+
+    def _table_html(self, records, front, best) -> str:
+        s = self.search
+        on_front = {r.number for r in front}
+        recent = records[-RECENT_ROWS:]
+        rows = sorted({r.number: r for r in list(front) + recent}.values(), key=lambda r: r.number)
+        params = sorted({k for r in rows for k in r.params})
+        head = (["#", "state"] + [m.label for m in s.metrics] + params + ["s", "error"])
+        out = ["<table class='aimauto-trials' style='font-size:85%;border-collapse:collapse'>",
+               "<tr>" + "".join(f"<th style='text-align:left;padding:0 6px'>{_esc(h)}</th>"
+                                for h in head) + "</tr>"]
+        for r in rows:
+            mark = " ★" if best is not None and r.number == best.number else (
+                " ◆" if r.number in on_front else "")
+            cells = [f"{r.number}{mark}", r.state]
+            cells += [format_value(m, r.values.get(m.name)) for m in s.metrics]
+            cells += [_short(r.params.get(p, "")) for p in params]
+            cells += [f"{r.duration:.2f}" if r.duration is not None else "",
+                      (r.error or "").strip().splitlines()[-1][:80] if r.error else ""]
+            out.append(f"<tr style='{_ROW_STATE.get(r.state, '')}'>" + "".join(
+                f"<td style='padding:0 6px'>{_esc(v)}</td>" for v in cells) + "</tr>")
+        out.append("</table>")
+        if len(records) > len(rows):
+            out.append(f"<div style='color:#888;font-size:85%'>★ best · ◆ Pareto front · "
+                       f"{len(records) - len(rows)} more trials in <code>{_esc(s.name)}.trials"
+                       "</code></div>")
+        return "".join(out)
+
+    def _errors_html(self, records) -> str:
+        failed = [r for r in records if r.state == "failed"]
+        if not failed:
+            return "<i>no failed trials</i>"
+        out = []
+        for r in failed[-50:]:
+            last = (r.error or "").strip().splitlines()[-1] if r.error else "failed"
+            out.append(f"<details><summary>trial {r.number}: {_esc(last[:120])}</summary>"
+                       f"<pre style='font-size:80%;white-space:pre-wrap'>{_esc(r.error or '')}"
+                       "</pre></details>")
+        return "".join(out)
+
+    def snapshot_html(self) -> str:
+        """The final state as plain HTML: header, summary, Pareto chart and trial table."""
+        s = self.search
+        records, front, best = s.trials, s.pareto, s.best
+        img = ""
+        if self._pareto_png:
+            b64 = base64.b64encode(self._pareto_png).decode()
+            img = f"<img class='aimauto-snapshot' src='data:image/png;base64,{b64}'/>"
+        return (f"<div class='aimauto-snapshot'>{self._header_html()}"
+                f"<div>{_esc(s.status_line())}</div>"
+                f"{self._summary_html(s.counts(), best)}{img}"
+                f"{self._table_html(records, front, best)}</div>")
+
+    # ------------------------------------------------------------------ interaction
+
+    def _set_picker(self, front, best) -> None:
+        metrics = {m.name: m for m in self.search.metrics}
+        options = []
+        for r in front:
+            star = " ★" if best is not None and r.number == best.number else ""
+            vals = ", ".join(f"{k}={format_value(metrics.get(k), v)}" for k, v in r.values.items())
+            options.append((f"trial {r.number}{star}: {vals}", r.number))
+        if options == self._picker_options:
+            return
+        self._picker_options = options
+        keep = self.picker.value
+        self.picker.options = options
+        numbers = [o[1] for o in options]
+        if keep in numbers:
+            self.picker.value = keep
+        elif numbers:
+            self.picker.value = best.number if best is not None and best.number in numbers \
+                else numbers[0]
+
+    def _on_pick(self, change) -> None:
+        n = change["new"]
+        if n is None:
+            self.pick_info.value = ""
+            return
+        rec = next((r for r in self.search.trials if r.number == n), None)
+        if rec is None:
+            return
+        metrics = {m.name: m for m in self.search.metrics}
+        vals = "".join(f"<tr><td>{_esc(k)}</td><td><b>{_esc(format_value(metrics.get(k), v))}"
+                       "</b></td></tr>" for k, v in rec.values.items())
+        params = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(_short(v))}</td></tr>"
+                         for k, v in rec.params.items())
+        self.pick_info.value = (f"<table style='font-size:90%'>{vals}{params}</table>")
+
+    def _on_stop(self, _button=None) -> None:
+        self.search.stop()
+        self.stop_button.disabled = True
+        self.message.value = "stopping: no new trials will start"
+
+    def _user_namespace(self) -> dict:
+        if self._namespace is not None:
+            return self._namespace
+        from IPython import get_ipython
+
+        ip = get_ipython()
+        if ip is None:
+            raise RuntimeError("no IPython session to bind the model in")
+        return ip.user_ns
+
+    def _on_use(self, _button=None) -> None:
+        n, name = self.picker.value, self.variable.value.strip()
+        if n is None:
+            self.message.value = "<span style='color:#d62728'>no Pareto trial yet</span>"
+            return
+        if not name.isidentifier() or keyword.iskeyword(name):
+            self.message.value = (f"<span style='color:#d62728'>{_esc(name)!s} is not a valid "
+                                  "variable name</span>")
+            return
+        try:
+            self._user_namespace()[name] = self.search.model(n)
+        except Exception as e:
+            self.message.value = f"<span style='color:#d62728'>{_esc(e)}</span>"
+            return
+        self.message.value = f"<code>{_esc(name)}</code> is now trial {n}'s fitted model"
+
+    def _on_code(self, _button=None) -> None:
+        n = self.picker.value
+        if n is None:
+            return
+        self.code.value = self.search.code(n)
+        self.code.layout.display = None
+        self.message.value = (f"Trial {n}'s cell. Run <code>%aimapply {_esc(self.search.name)} "
+                              f"--trial {n}</code> to put it in a new cell.")
+
+
+def _short(v, width: int = 40) -> str:
+    text = repr(v) if isinstance(v, str) else format_value(None, v)
+    return text if len(text) <= width else text[: width - 1] + "…"
