@@ -18,6 +18,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.utils.multiclass import type_of_target
 
 from .capture import CellResult
+from .reporting import fit_reporting
 
 __all__ = [
     "Metric", "METRICS", "parse_metrics", "Dataset", "Outcome", "evaluate",
@@ -329,8 +330,12 @@ def _score_values(score, metrics: list[Metric]) -> dict[str, float]:
 
 
 def evaluate(result: CellResult, metrics: list[Metric], data: Dataset | None,
-             keep_bytes: bool = False) -> Outcome:
-    """Turn what the cell produced into metric values (fitting the model if needed)."""
+             keep_bytes: bool = False, report: Callable | None = None) -> Outcome:
+    """Turn what the cell produced into metric values (fitting the model if needed).
+
+    ``report(value, step)``: when given (a pruner is on) and the split is a single holdout,
+    estimators that train in iterations report validation scores as they fit.
+    """
     names = {m.name for m in metrics}
     fit_time = None
     refit = False
@@ -350,7 +355,10 @@ def evaluate(result: CellResult, metrics: list[Metric], data: Dataset | None,
         for i, (Xt, yt, Xv, yv) in enumerate(data.splits()):
             est = template if i == 0 else clone(template)
             t0 = time.perf_counter()
-            est.fit(Xt, yt)
+            if report is None or data.is_cv or not fit_reporting(
+                    est, Xt, yt, Xv, yv, metrics[0],
+                    lambda e, Xv=Xv, yv=yv: _quality(metrics[0], e, Xv, yv), report):
+                est.fit(Xt, yt)
             fit_times.append(time.perf_counter() - t0)
             if model is None:
                 model = est

@@ -10,7 +10,6 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from .capture import CellError
-from .executors import default_process_jobs
 from .search import PRUNERS, STRATEGIES, Search, SearchError, search
 from .space import SpaceError
 
@@ -70,7 +69,7 @@ class AimMagics(Magics):
     @argument("--strategy", default="auto", help=f"sampler: {', '.join(STRATEGIES)}")
     @argument("--pruner", default=None, help=f"early stopping: {', '.join(PRUNERS)}")
     @argument("--jobs", type=int, metavar="N",
-              help="trials at once (default 1; with --executor process, cores - 1)")
+              help="trials at once (default 1; process: cores - 1; dask: the cluster's threads)")
     @argument("--executor", default="thread",
               help="thread, process, dask or a Dask scheduler address tcp://HOST:PORT")
     @argument("--trial-timeout", type=float, metavar="S", help="fail a trial after S seconds")
@@ -99,10 +98,7 @@ class AimMagics(Magics):
                 valid = self._lookup(args.valid, "--valid")
             else:
                 raise UsageError("--valid takes a fraction or two variable names")
-        jobs = args.jobs
-        if jobs is None:
-            jobs = default_process_jobs() if args.executor == "process" else 1
-        if args.trials is None and args.timeout is None:
+        if args.trials is None and args.timeout is None and args.strategy != "grid":
             raise UsageError("give a budget: --trials N, --timeout SECONDS, or both")
         old = self.shell.user_ns.get(args.name)
         if isinstance(old, Search) and old.running:
@@ -111,7 +107,7 @@ class AimMagics(Magics):
         try:
             s = search(cell, data=data, valid=valid, cv=args.cv, metrics=args.metrics,
                        trials=args.trials, timeout=args.timeout, strategy=args.strategy,
-                       jobs=jobs, executor=args.executor, storage=args.storage, name=args.name,
+                       jobs=args.jobs, executor=args.executor, storage=args.storage, name=args.name,
                        resume=args.resume, seed=args.seed, pruner=args.pruner,
                        trial_timeout=args.trial_timeout, namespace=self.shell.user_ns,
                        display=not args.quiet)

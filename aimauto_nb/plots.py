@@ -9,10 +9,11 @@ __all__ = ["pareto_figure", "history_figure"]
 _GREY, _FRONT, _BEST = "#b0b0b0", "#d62728", "#1f77b4"
 
 
-def pareto_figure(search, ax=None, size=(5.0, 3.6)) -> Figure:
+def pareto_figure(search, ax=None, size=(5.0, 3.6), layout="constrained") -> Figure:
     """Primary metric against each other metric; the Pareto front highlighted, best marked.
 
-    One metric: the metric against trial number.
+    One metric: the metric against trial number. ``layout=None`` skips matplotlib's layout
+    engine (fixed margins; several times faster to draw, used by the live panel).
     """
     metrics = search.metrics
     done = [r for r in search.trials if r.state == "complete"]
@@ -20,7 +21,9 @@ def pareto_figure(search, ax=None, size=(5.0, 3.6)) -> Figure:
     best = search.best
     others = metrics[1:] or [None]
     if ax is None:
-        fig = Figure(figsize=(size[0] * len(others), size[1]), layout="constrained")
+        fig = Figure(figsize=(size[0] * len(others), size[1]), layout=layout)
+        if layout is None:
+            _margins(fig)
         axes = fig.subplots(1, len(others), squeeze=False)[0]
     else:
         fig, axes = ax.figure, [ax]
@@ -34,7 +37,8 @@ def pareto_figure(search, ax=None, size=(5.0, 3.6)) -> Figure:
                   label="trials")
         pts = sorted((xval(r), r.values[y.name]) for r in done if r.number in front)
         if pts:
-            a.plot([p[0] for p in pts], [p[1] for p in pts], "o-" if x else "o", c=_FRONT,
+            # A 2-D front is a staircase; a projection of a higher-dimensional one is not.
+            a.plot([p[0] for p in pts], [p[1] for p in pts], "o-" if len(metrics) == 2 else "o", c=_FRONT,
                    ms=5, lw=1, label="Pareto front" if x else "best")
         if best is not None:
             a.scatter([xval(best)], [best.values[y.name]], s=90, marker="*", c=_BEST,
@@ -50,11 +54,13 @@ def pareto_figure(search, ax=None, size=(5.0, 3.6)) -> Figure:
     return fig
 
 
-def history_figure(search, size=(5.0, 3.0)) -> Figure:
+def history_figure(search, size=(5.0, 3.0), layout="constrained") -> Figure:
     """Each trial's primary metric by trial number, with the best so far as a step line."""
     m = search.metrics[0]
     done = [r for r in search.trials if r.state == "complete"]
-    fig = Figure(figsize=size, layout="constrained")
+    fig = Figure(figsize=size, layout=layout)
+    if layout is None:
+        _margins(fig)
     a = fig.subplots()
     xs = [r.number for r in done]
     ys = [r.values[m.name] for r in done]
@@ -70,3 +76,9 @@ def history_figure(search, size=(5.0, 3.0)) -> Figure:
     a.grid(alpha=0.3)
     a.legend(fontsize=7, loc="best")
     return fig
+
+
+def _margins(fig: Figure) -> None:
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=0.75 / w, right=1 - 0.35 / w, bottom=0.5 / h, top=1 - 0.15 / h,
+                        wspace=0.4)

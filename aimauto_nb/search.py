@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 from .capture import CellProgram, format_error
 from .channel import Broker
 from .evaluate import Dataset, Metric, parse_metrics
-from .executors import make_runner
+from .executors import default_process_jobs, is_dask, make_runner
 from .results import TrialRecord, best_of, dominates, pareto_front
 from .storage import ModelStore, check_storage, fail_stale, open_storage, study_exists
 from .trial import Reply
@@ -47,6 +47,7 @@ class Spec:
     data: Dataset | None
     metrics: list[Metric]
     namespace_blob: bytes | None = None  # pickled once for process workers
+    auto_report: bool = False
 
 
 @dataclass
@@ -146,20 +147,24 @@ class Search:
     """A running or finished search. Created by :func:`search`; read it at any time."""
 
     def __init__(self, source, *, data=None, valid=None, cv=None, metrics=("auto",),
-                 trials=None, timeout=None, strategy="auto", jobs=1, executor="thread",
+                 trials=None, timeout=None, strategy="auto", jobs=None, executor="thread",
                  storage=None, name=None, resume=False, seed=None, pruner=None,
                  trial_timeout=None, namespace=None, display=True):
-        _check_positive("jobs", jobs, int, allow_none=False)
+        _check_positive("jobs", jobs, int)
         _check_positive("trials", trials, int)
         _check_positive("timeout", timeout)
         _check_positive("trial_timeout", trial_timeout)
-        if trials is None and timeout is None:
-            raise ValueError("give a budget: trials=N, timeout=SECONDS, or both")
+        if trials is None and timeout is None and strategy != "grid":
+            raise ValueError("give a budget: trials=N, timeout=SECONDS, or both "
+                             "(strategy='grid' defaults to the grid's size)")
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)}")
-        if isinstance(executor, str) and executor not in ("thread", "process"):
-            raise ValueError(f"unknown executor {executor!r}; use 'thread', 'process' "
-                             "or a concurrent.futures.Executor")
+        if isinstance(executor, str) and executor not in ("thread", "process") and not is_dask(executor):
+            raise ValueError(f"unknown executor {executor!r}; use 'thread', 'process', 'dask', a "
+                             "Dask scheduler address (tcp://host:port), a dask Client or a "
+                             "concurrent.futures.Executor")
+        if jobs is None and not is_dask(executor):
+            jobs = default_process_jobs() if executor == "process" else 1
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"seed must be an integer, got {seed!r}")
         check_storage(storage)
@@ -181,8 +186,8 @@ class Search:
         ns = dict(namespace or {})
         if executor != "thread":
             ns = {k: ns[k] for k in program.references if k in ns}
-        self._spec = Spec(program, ns, ds, self.metrics)
-        if executor == "process":
+        self._spec = Spec(program, ns, ds, self.metrics, auto_report=self._pruner is not None)
+        if executor == "process" or is_dask(executor):
             try:
                 self._spec.namespace_blob = cloudpickle.dumps(ns)
             except Exception as e:
@@ -366,7 +371,12 @@ class Search:
                 self._shadow_trials: dict[int, optuna.Trial] = {}
             self._broker = Broker(self.study, self._prune_decision if self._pruner else None)
             runner = make_runner(self.executor, self.jobs, self._broker, self._spec)
+            if self.jobs is None:
+                self.jobs = runner.slots
+            check = getattr(runner, "check", None)
             while True:
+                if check is not None:
+                    check()
                 self._launch(runner, inflight)
                 if not inflight:
                     break
@@ -605,7 +615,7 @@ def _fmt(v: float) -> str:
 
 
 def search(source, *, data=None, valid=None, cv=None, metrics=("auto",), trials=None,
-           timeout=None, strategy="auto", jobs=1, executor="thread", storage=None, name=None,
+           timeout=None, strategy="auto", jobs=None, executor="thread", storage=None, name=None,
            resume=False, seed=None, pruner=None, trial_timeout=None, namespace=None,
            display=True) -> Search:
     """Start a search over the markers in ``source`` (cell text or ``build(hp)``) and

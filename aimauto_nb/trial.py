@@ -26,6 +26,7 @@ class Task:
     metrics: list[Metric]
     channel: Any
     keep_bytes: bool = False
+    auto_report: bool = False  # report per-iteration validation scores of known estimators
 
 
 @dataclass
@@ -59,7 +60,8 @@ def run_trial(task: Task) -> Reply:
     try:
         channel.started(number)
         result = task.program.run(dict(task.namespace), HP(resolve, report))
-        out = evaluate(result, task.metrics, task.data, keep_bytes=task.keep_bytes)
+        out = evaluate(result, task.metrics, task.data, keep_bytes=task.keep_bytes,
+                       report=report if task.auto_report else None)
     except optuna.TrialPruned as e:
         return Reply(number, "pruned", error=str(e), choice_index=choice_index,
                      duration=time.perf_counter() - t0)

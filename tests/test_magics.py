@@ -167,6 +167,19 @@ def test_process_executor_defaults_to_cores_minus_one(kernel):
     assert a == b and state == "done", ex.stdout
 
 
+def test_aimcompress_shrinks_a_notebook_model(kernel):
+    kernel.run("from sklearn.ensemble import RandomForestClassifier\n"
+               "rf = RandomForestClassifier(n_estimators=40, random_state=0).fit(X, y)", check=True)
+    ex = kernel.run("%aimcompress rf --prune 0.5 --data X y", check=True)
+    result = next(m for m in ex.messages if m["msg_type"] == "execute_result")
+    assert "size" in result["content"]["data"]["text/html"]
+    assert kernel.run("print(len(rf.estimators_))", check=True).stdout.strip() == "20"
+    bad = kernel.run("%aimcompress rf --prune lots")
+    assert bad.error["ename"] == "UsageError" and "--prune: 'lots'" in bad.error["evalue"]
+    missing = kernel.run("%aimcompress nothing_here --prune 0.5")
+    assert "no variable named nothing_here" in missing.error["evalue"]
+
+
 def test_unload_removes_the_magics(kernel):
     kernel.run("%unload_ext aimauto_nb", check=True)
     ex = kernel.run("%aimstatus s4")

@@ -1,0 +1,125 @@
+"""Is the kernel usable while a search runs, and what does the live panel cost?
+
+In a real kernel (jupyter_client), the execute-reply latency of ``1+1`` (30 times, 0.1 s
+apart) while a search runs in the background, p50 / p95, next to the same kernel idle:
+
+- LightGBM trials on the thread executor (LightGBM releases the GIL), quiet and with panel;
+- a pure-Python model on the process executor (default jobs: cores - 1), and the same on
+  the thread executor to show why the process executor is the one for such trials.
+
+Then the panel's cost: wall time of the same 40-trial LightGBM search with the panel and
+with ``--quiet`` (alternating, median of 3).
+
+    python benchmarks/responsiveness.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.kernel import Kernel  # noqa: E402
+
+STARTUP = """
+%load_ext aimauto_nb
+from sklearn.datasets import load_digits
+X, y = load_digits(return_X_y=True)
+"""
+
+LGBM = """
+from lightgbm import LGBMClassifier
+model = LGBMClassifier(n_estimators=hp.int(50, 300), learning_rate=hp.float(0.02, 0.3, log=True),
+                       num_leaves=hp.int(8, 64), n_jobs=1, verbose=-1)
+"""
+
+PURE_PYTHON = """
+rounds = hp.int(150_000, 250_000)
+acc = 0
+for i in range(rounds):
+    acc = (acc * 31 + i) % 1_000_003
+score = (acc % 997) / 997 + hp.float(0, 0.01)
+"""
+
+PROBES = 30
+
+
+def _percentiles(values):
+    values = sorted(values)
+    q = statistics.quantiles(values, n=20, method="inclusive")
+    return statistics.median(values) * 1000, q[18] * 1000
+
+
+def probe(k: Kernel) -> tuple[float, float]:
+    times = []
+    for _ in range(PROBES):
+        times.append(k.run("1+1", check=True).seconds)
+        time.sleep(0.1)
+    return _percentiles(times)
+
+
+def latency_rows(k: Kernel):
+    rows = [("kernel idle (reference)", *probe(k))]
+    cases = [
+        ("LightGBM, thread executor, --quiet", "--data X y --timeout 120 --trials 100000 --quiet", LGBM),
+        ("LightGBM, thread executor, live panel", "--data X y --timeout 120 --trials 100000", LGBM),
+        ("pure Python, process executor (cores-1)",
+         "--timeout 120 --trials 100000 --quiet --executor process",
+         PURE_PYTHON),
+        ("pure Python, thread executor", "--timeout 120 --trials 100000 --quiet", PURE_PYTHON),
+    ]
+    for i, (label, opts, cell) in enumerate(cases):
+        name = f"lat{i}"
+        k.run(f"%%aimsearch {opts} --name {name}\n{cell}", check=True)
+        time.sleep(3.0)  # past worker start-up: measure the steady state
+        p50, p95 = probe(k)
+        done = k.run(f"%aimstop {name}\n{name}.wait(60); print(len({name}.trials))", check=True)
+        rows.append((label, p50, p95, int(done.stdout.split()[-1])))
+        k.drain(1.0)
+    return rows
+
+
+def panel_cost(k: Kernel, repeats: int = 3):
+    walls = {"panel": [], "quiet": []}
+    for r in range(repeats):
+        for mode in ("quiet", "panel") if r % 2 else ("panel", "quiet"):
+            flag = "--quiet" if mode == "quiet" else ""
+            k.run(f"%%aimsearch --data X y --trials 40 --seed {r} {flag} --name cost --wait\n{LGBM}",
+                  timeout=600, check=True)
+            out = k.run("print(cost.elapsed)", check=True)
+            walls[mode].append(float(out.stdout))
+            k.drain(1.0)
+    return statistics.median(walls["panel"]), statistics.median(walls["quiet"])
+
+
+def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3, help="panel-cost repeats (median)")
+    ap.add_argument("--cost-only", action="store_true", help="only the panel-cost table")
+    opts = ap.parse_args()
+    with Kernel(STARTUP) as k:
+        rows = [] if opts.cost_only else latency_rows(k)
+        panel, quiet = panel_cost(k, opts.repeats)
+    if rows:
+        _latency_table(rows)
+    print(f"\npanel cost: 40 LightGBM trials on digits, wall seconds (median of {opts.repeats})\n")
+    print("| live panel | --quiet | ratio |")
+    print("|---|---|---|")
+    print(f"| {panel:.2f} | {quiet:.2f} | {panel / quiet:.3f}x |")
+
+
+def _latency_table(rows) -> None:
+    print(f"\nexecute-reply latency of `1+1` while a search runs ({PROBES} probes, 0.1 s apart)\n")
+    print(f"| {'case':<42} | {'p50 ms':>7} | {'p95 ms':>7} | {'trials run':>10} |")
+    print(f"|{'-' * 44}|{'-' * 9}|{'-' * 9}|{'-' * 12}|")
+    for label, p50, p95, *n in rows:
+        print(f"| {label:<42} | {p50:>7.1f} | {p95:>7.1f} | {(n[0] if n else ''):>10} |")
+
+
+if __name__ == "__main__":
+    main()
