@@ -167,6 +167,10 @@ class AimMagics(Magics):
     @argument("--device", help="cpu or cuda")
     @argument("--data", nargs=2, metavar=("X", "y"), help="data to report the metric on")
     @argument("--tolerance", type=float, help="points of metric prune=auto may give up")
+    @argument("--finetune", nargs=2, metavar=("X", "y"),
+              help="train the pruned torch model on these before quantizing")
+    @argument("--epochs", type=int, default=3, help="fine-tuning epochs (default 3)")
+    @argument("--no-distill", action="store_true", help="fine-tune on the labels alone")
     @line_magic
     def aimcompress(self, line: str):
         """Compress a model in place and show the before/after report."""
@@ -176,6 +180,7 @@ class AimMagics(Magics):
         args = self._parse(self.aimcompress, line)
         (model,) = self._lookup([args.model], "model")
         data = self._lookup(args.data, "--data") if args.data else None
+        finetune = self._lookup(args.finetune, "--finetune") if args.finetune else None
         prune = args.prune
         if prune is not None and prune != "auto":
             try:
@@ -185,7 +190,9 @@ class AimMagics(Magics):
         try:
             return compress(model, prune=prune, structured=args.structured,
                             quantize=args.quantize, device=args.device, data=data,
-                            tolerance=args.tolerance)
+                            tolerance=args.tolerance, finetune=finetune,
+                            **({"epochs": args.epochs, "distill": not args.no_distill}
+                               if finetune is not None else {}))
         except (ValueError, TypeError, CompressError) as e:
             raise UsageError(str(e)) from None
 

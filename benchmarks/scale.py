@@ -168,7 +168,7 @@ def search_table(budget: float, seed: int) -> None:
 
 
 PURE = """
-rounds = hp.int(150_000, 250_000)
+rounds = hp.int(1_500_000, 2_500_000)
 acc = 0
 for i in range(rounds):
     acc = (acc * 31 + i) % 1_000_003
@@ -180,8 +180,9 @@ TRIVIAL = "score = hp.float(0, 1)\n"
 
 def _wall(cell, data, trials, executor, jobs):
     t0 = time.perf_counter()
+    # random sampling with a seed: the same trials whatever the concurrency
     s = an.search(cell, data=data, trials=trials, executor=executor, jobs=jobs, seed=0,
-                  display=False).wait()
+                  strategy="random", display=False).wait()
     took = time.perf_counter() - t0
     assert s.counts()["complete"] == trials, [r.error for r in s.trials if r.error][:1]
     return took

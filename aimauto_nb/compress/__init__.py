@@ -15,7 +15,7 @@ import numpy as np
 from ..evaluate import dumps, is_torch_module, measure_latency
 from .report import CompressReport
 
-__all__ = ["compress", "CompressReport", "QUANTIZE"]
+__all__ = ["compress", "distill", "CompressReport", "QUANTIZE"]
 
 QUANTIZE = ("int8", "int8-weight-only")
 
@@ -44,13 +44,37 @@ def _check(prune, structured, quantize, data, tolerance):
         raise ValueError('prune="auto" needs data=(X, y) to judge the smaller models on')
 
 
+def _check_finetune(model, finetune, epochs, lr, batch_size, loss) -> None:
+    from .finetune import check_targets
+
+    if not isinstance(finetune, tuple | list) or len(finetune) != 2:
+        raise ValueError("finetune must be a pair (X_train, y_train)")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, numbers.Real) or lr <= 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_targets(model, finetune[0], finetune[1], loss)
+
+
+def distill(teacher, student, data, **kw):
+    """Train ``student`` in place against ``teacher``'s outputs; see
+    :func:`aimauto_nb.compress.finetune.distill`."""
+    from .finetune import distill as _distill
+
+    return _distill(teacher, student, data, **kw)
+
+
 def _restore(model, backup) -> None:
     model.__dict__.clear()
     model.__dict__.update(backup.__dict__)
 
 
 def compress(model, *, prune=None, structured=False, quantize=None, device=None, data=None,
-             tolerance=None) -> CompressReport:
+             tolerance=None, finetune=None, epochs=3, lr=None, batch_size=None, distill=None,
+             loss=None, progress=True) -> CompressReport:
     """Shrink ``model`` in place and return a :class:`CompressReport`.
 
     prune: fraction of weights (torch), neurons/channels (``structured=True``), boosting
@@ -59,16 +83,29 @@ def compress(model, *, prune=None, structured=False, quantize=None, device=None,
     quantize: ``"int8"`` (torch: dynamic int8 on CPU, weight-only int8 on CUDA) or
     ``"int8-weight-only"`` on any device. device: move a torch model first ("cpu", "cuda").
     data: (X, y) to report the metric (and torch output difference) before and after.
+    finetune: (X_train, y_train) to train a pruned torch model for ``epochs`` (Adam, ``lr``
+    default 5e-4, ``batch_size`` 64) before it is quantized; ``distill`` (default True when
+    fine-tuning) trains against the uncompressed model's outputs too; ``loss`` is
+    "cross_entropy", "mse" or a callable (inferred from the output shape and ``y``).
     """
     _check(prune, structured, quantize, data, tolerance)
+    if finetune is None and (distill is not None or loss is not None):
+        raise ValueError("distill= and loss= apply to fine-tuning: pass finetune=(X_train, y_train)")
+    if finetune is not None and not is_torch_module(model):
+        raise TypeError(f"finetune applies to PyTorch modules, not {type(model).__name__}")
     if is_torch_module(model):
         from ._torch_flow import compress_torch
 
         if prune == "auto":
             raise ValueError('prune="auto" applies to tree ensembles; give torch models a fraction')
+        if finetune is not None:
+            _check_finetune(model, finetune, epochs, lr, batch_size, loss)
         backup = copy.deepcopy(model)
+        teacher = backup if finetune is not None and distill in (None, True) else None
         try:
-            return compress_torch(model, prune, structured, quantize, device, data)
+            return compress_torch(model, prune, structured, quantize, device, data,
+                                  finetune=finetune, teacher=teacher, epochs=epochs, lr=lr,
+                                  batch_size=batch_size, loss=loss, progress=progress)
         except BaseException:
             _restore(model, backup)
             raise

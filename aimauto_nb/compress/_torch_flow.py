@@ -41,7 +41,9 @@ def _metric(out: torch.Tensor, y) -> tuple[str, float]:
     return "r2", float(r2_score(y.reshape(len(y), -1), out.reshape(len(y), -1).numpy()))
 
 
-def compress_torch(model, prune, structured, quantize, device, data) -> CompressReport:
+def compress_torch(model, prune, structured, quantize, device, data, finetune=None,
+                   teacher=None, epochs=3, lr=None, batch_size=None, loss=None,
+                   progress=True) -> CompressReport:
     dev = torch.device(device) if device is not None else _device_of(model)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' but no CUDA device is available")
@@ -64,6 +66,9 @@ def compress_torch(model, prune, structured, quantize, device, data) -> Compress
         if not structured:
             rep.notes.append("unstructured pruning zeroes weights but keeps dense tensors: no "
                              "size or speed gain on its own (use structured=True or quantize)")
+    if finetune is not None:
+        _finetune(rep, model, X, data, finetune, teacher, epochs, lr, batch_size, loss,
+                  keep_zeros=prune is not None and not structured, progress=progress)
     if quantize is not None:
         step, notes = quantize_int8(model, dev, weight_only=quantize == "int8-weight-only")
         rep.steps.append(step)
@@ -76,3 +81,24 @@ def compress_torch(model, prune, structured, quantize, device, data) -> Compress
         rep.output_diff = float((after - before).abs().max())
     model.train(was_training)
     return rep
+
+
+def _finetune(rep, model, X, data, finetune, teacher, epochs, lr, batch_size, loss, keep_zeros,
+              progress) -> None:
+    from .finetune import _progress_view, fit_module
+
+    if data is not None:
+        rep.metric_compressed = _metric(_outputs(model, X), data[1])[1]
+    res = fit_module(model, finetune[0], finetune[1], epochs=epochs, lr=lr, batch_size=batch_size,
+                     teacher=teacher, loss=loss, valid=data, keep_zeros=keep_zeros,
+                     progress=_progress_view() if progress else None)
+    model.eval()
+    rep.finetune = "distillation" if teacher is not None else "labels"
+    rep.finetune_epochs, rep.finetune_seconds = res.epochs, res.seconds
+    rep.steps.append(f"fine-tuned {res.epochs} epoch(s) on {rep.finetune}")
+    if data is not None:
+        rep.metric_finetuned = _metric(_outputs(model, X), data[1])[1]
+        rep.notes.append(f"the weights of the epoch best on data=(X, y) were kept (epoch "
+                         f"{res.best_epoch}); report on data the fine-tuning never saw")
+    if res.interrupted:
+        rep.notes.append(f"fine-tuning was interrupted after {res.epochs} epoch(s)")

@@ -28,6 +28,11 @@ class CompressReport:
     metric_before: float | None = None
     metric_after: float | None = None
     output_diff: float | None = None
+    metric_compressed: float | None = None  # after pruning, before fine-tuning
+    metric_finetuned: float | None = None  # after fine-tuning, before quantization
+    finetune: str | None = None  # "distillation" | "labels"
+    finetune_epochs: int | None = None
+    finetune_seconds: float | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -66,6 +71,10 @@ class CompressReport:
             ch = self.metric_change
             out.append((self.metric, num(self.metric_before), num(self.metric_after),
                         "—" if ch is None else f"{ch:+.4f}"))
+        if self.finetune is not None:
+            out.append((f"{self.metric or 'metric'} after pruning", "", num(self.metric_compressed), ""))
+            out.append((f"{self.metric or 'metric'} after fine-tuning", "", num(self.metric_finetuned),
+                        f"{self.finetune}, {self.finetune_epochs} epochs, {self.finetune_seconds:.1f}s"))
         if self.output_diff is not None:
             out.append(("max |output difference|", "", f"{self.output_diff:.3g}", ""))
         return out

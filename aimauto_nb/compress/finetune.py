@@ -1,0 +1,273 @@
+"""Win back the accuracy compression cost: a few epochs of fine-tuning, optionally against
+the uncompressed model's outputs (knowledge distillation).
+
+Classifiers (integer labels, one output per class) train on cross-entropy; with a teacher,
+on ``alpha * CE + (1 - alpha) * T² * KL(student/T || teacher/T)`` (Hinton et al.).
+Regressors train on MSE; with a teacher, on ``alpha * MSE(y) + (1 - alpha) * MSE(teacher)``.
+Pruned weights stay zero while training (their masks are re-applied after every step).
+Ctrl-C ends training early and keeps the best weights so far.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["distill", "fit_module", "check_targets", "FitResult"]
+
+LOSSES = ("cross_entropy", "mse")
+
+
+@dataclass
+class FitResult:
+    """What a fine-tuning / distillation run did."""
+
+    task: str
+    epochs: int  # epochs completed
+    seconds: float
+    losses: list[float] = field(default_factory=list)
+    metric: str | None = None
+    metric_by_epoch: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    interrupted: bool = False
+
+
+def _device(model) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def _tensor(X, device) -> torch.Tensor:
+    if isinstance(X, torch.Tensor):
+        return X.to(device=device, dtype=torch.float32)
+    return torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+
+
+def check_targets(model, X, y, loss=None) -> str:
+    """``"classification"`` or ``"regression"`` from the model's output shape and ``y``;
+    raises ``ValueError`` when they do not fit together. Runs one small forward pass."""
+    if loss is not None and not callable(loss) and loss not in LOSSES:
+        raise ValueError(f"loss must be {' or '.join(map(repr, LOSSES))} or a callable "
+                         f"(output, target) -> loss, got {loss!r}")
+    n = len(y)
+    if len(X) != n:
+        raise ValueError(f"finetune: X has {len(X)} rows but y has {n}")
+    if n == 0:
+        raise ValueError("finetune: no rows to train on")
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        out = model(_tensor(X[:2], _device(model)))
+    model.train(was)
+    y_np = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    integer = y_np.dtype.kind in "iub"
+    classification = (loss == "cross_entropy" or (loss != "mse" and integer and y_np.ndim == 1
+                                                  and out.ndim == 2 and out.shape[1] > 1))
+    if classification:
+        if out.ndim != 2:
+            raise ValueError(f"finetune: cross-entropy needs (rows, classes) outputs; the model "
+                             f"outputs shape {tuple(out.shape)}")
+        if y_np.ndim != 1 or not integer:
+            raise ValueError("finetune: classification needs integer class labels, one per row")
+        if y_np.min() < 0 or y_np.max() >= out.shape[1]:
+            raise ValueError(f"finetune: labels run from {y_np.min()} to {y_np.max()} but the model "
+                             f"outputs {out.shape[1]} classes")
+        return "classification"
+    width = int(np.prod(out.shape[1:])) if out.ndim > 1 else 1
+    y_width = int(np.prod(y_np.shape[1:])) if y_np.ndim > 1 else 1
+    if width != y_width:
+        raise ValueError(f"finetune: the model outputs {width} value(s) per row but y has "
+                         f"{y_width}; for classification give integer labels")
+    return "regression"
+
+
+def _masks(model) -> dict[str, torch.Tensor]:
+    """Zero patterns of pruned weight tensors (kept zero while training)."""
+    out = {}
+    for name, p in model.named_parameters():
+        if p.dim() > 1 and (p == 0).any():
+            out[name] = (p != 0).to(p.dtype)
+    return out
+
+
+def _loss_fn(task: str, loss, teacher, temperature: float, alpha: float) -> Callable:
+    base = loss if callable(loss) else (
+        (lambda out, y: F.cross_entropy(out, y)) if task == "classification"
+        else (lambda out, y: F.mse_loss(out.reshape(len(out), -1), y.reshape(len(y), -1))))
+    if teacher is None:
+        return lambda out, y, t: base(out, y)
+    if task == "classification":
+        T = temperature
+
+        def kd(out, y, t):
+            soft = F.kl_div(F.log_softmax(out / T, dim=1), F.softmax(t / T, dim=1),
+                            reduction="batchmean") * (T * T)
+            return alpha * base(out, y) + (1 - alpha) * soft
+
+        return kd
+
+    def kd_reg(out, y, t):
+        return alpha * base(out, y) + (1 - alpha) * F.mse_loss(out, t)
+
+    return kd_reg
+
+
+def _score(model, X, y, task) -> float:
+    model.eval()
+    with torch.no_grad():
+        out = model(X)
+    if task == "classification":
+        return float((out.argmax(dim=1) == y).float().mean())
+    y2, o2 = y.reshape(len(y), -1), out.reshape(len(out), -1)
+    ss = float(((y2 - y2.mean(0)) ** 2).sum())
+    return 1.0 - float(((y2 - o2) ** 2).sum()) / ss if ss > 0 else float("nan")
+
+
+def fit_module(model, X, y, *, epochs=3, lr=None, batch_size=None, teacher=None, loss=None,
+               temperature=2.0, alpha=0.5, valid=None, progress=None, keep_zeros=False,
+               seed=0) -> FitResult:
+    """Train ``model`` in place for ``epochs`` (Adam); ``teacher`` turns on distillation.
+
+    valid: (X, y) to score after each epoch; the best epoch's weights are kept.
+    keep_zeros: weights that are exactly zero now (unstructured pruning) stay zero.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if lr is not None and (not isinstance(lr, float | int) or lr <= 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    task = check_targets(model, X, y, loss)
+    device = _device(model)
+    Xt = _tensor(X, device)
+    y_dtype = torch.long if task == "classification" else torch.float32
+    yt = torch.as_tensor(np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y), dtype=y_dtype,
+                         device=device)
+    soft = None
+    if teacher is not None:
+        teacher.eval()
+        with torch.no_grad():
+            soft = torch.cat([teacher(Xt[i:i + 1024]) for i in range(0, len(Xt), 1024)]).float()
+    Xv = yv = None
+    if valid is not None:
+        Xv = _tensor(valid[0], device)
+        yv = torch.as_tensor(np.asarray(valid[1]), dtype=y_dtype, device=device)
+    masks = _masks(model) if keep_zeros else {}
+    params = dict(model.named_parameters())
+    objective = _loss_fn(task, loss, teacher, temperature, alpha)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-4 if lr is None else float(lr))
+    bs = batch_size or 64
+    gen = torch.Generator().manual_seed(seed)
+    res = FitResult(task=task, epochs=0, seconds=0.0,
+                    metric=None if valid is None else ("accuracy" if task == "classification" else "r2"))
+    best_state, best_score = None, -math.inf
+    was = model.training
+    t0 = time.perf_counter()
+    try:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            total, seen = 0.0, 0
+            for idx in torch.randperm(len(Xt), generator=gen).split(bs):
+                idx = idx.to(device)
+                opt.zero_grad()
+                out = model(Xt[idx])
+                value = objective(out, yt[idx], None if soft is None else soft[idx])
+                value.backward()
+                opt.step()
+                if masks:
+                    with torch.no_grad():
+                        for name, m in masks.items():
+                            params[name].mul_(m)
+                total += value.item() * len(idx)
+                seen += len(idx)
+            res.losses.append(total / seen)
+            res.epochs = epoch
+            if Xv is not None:
+                s = _score(model, Xv, yv, task)
+                res.metric_by_epoch.append(s)
+                if s > best_score:
+                    best_score, res.best_epoch = s, epoch
+                    best_state = copy.deepcopy(model.state_dict())
+            if progress is not None:
+                progress(res, epochs)
+    except KeyboardInterrupt:
+        res.interrupted = True
+    finally:
+        res.seconds = time.perf_counter() - t0
+        model.train(was)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return res
+
+
+def distill(teacher, student, data, *, epochs=3, lr=None, batch_size=None, temperature=2.0,
+            alpha=0.5, loss=None, valid=None, progress=True) -> FitResult:
+    """Train ``student`` (in place) to match ``teacher`` on ``data=(X, y)``.
+
+    Any student architecture works (for example a smaller network from a search's Pareto
+    front) as long as its outputs have the teacher's shape. ``valid=(X, y)`` reports a
+    validation metric per epoch and keeps the best epoch's weights.
+    """
+    for name, m in (("teacher", teacher), ("student", student)):
+        if not isinstance(m, nn.Module):
+            raise TypeError(f"{name} must be a PyTorch module, got {type(m).__name__}")
+    if not isinstance(data, tuple | list) or len(data) != 2:
+        raise ValueError("data must be a pair (X, y)")
+    X, y = data
+    device = _device(student)
+    with torch.no_grad():
+        teacher.eval()
+        student_was = student.training
+        student.eval()
+        probe = _tensor(X[:2], device)
+        t_out, s_out = teacher(probe.to(_device(teacher))), student(probe)
+        student.train(student_was)
+    if t_out.shape != s_out.shape:
+        raise ValueError(f"student outputs shape {tuple(s_out.shape[1:])} per row but the teacher "
+                         f"outputs {tuple(t_out.shape[1:])}")
+    if _device(teacher) != device:
+        teacher = copy.deepcopy(teacher).to(device)
+    return fit_module(student, X, y, epochs=epochs, lr=lr, batch_size=batch_size, teacher=teacher,
+                      loss=loss, temperature=temperature, alpha=alpha, valid=valid,
+                      progress=_progress_view() if progress else None)
+
+
+def _progress_view() -> Callable:
+    """A widget in notebooks, a text line elsewhere: epoch, loss, validation metric."""
+    from ..display import in_notebook
+
+    if in_notebook():
+        import ipywidgets as W
+        from IPython.display import display
+
+        bar, label = W.IntProgress(min=0, max=1), W.Label()
+        display(W.HBox([bar, label]))
+
+        def update(res: FitResult, total: int) -> None:
+            bar.max, bar.value = total, res.epochs
+            label.value = _line(res, total)
+
+        return update
+
+    import sys
+
+    def write(res: FitResult, total: int) -> None:
+        sys.stderr.write(_line(res, total) + "\n")
+
+    return write
+
+
+def _line(res: FitResult, total: int) -> str:
+    text = f"fine-tuning epoch {res.epochs}/{total}: loss {res.losses[-1]:.4f}"
+    if res.metric_by_epoch:
+        text += f", validation {res.metric} {res.metric_by_epoch[-1]:.4f}"
+    return text

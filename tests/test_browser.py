@@ -1,0 +1,138 @@
+"""The quick-start tutorial in real JupyterLab, driven by headless Chromium (Debian's
+package, through Playwright): every cell runs, the live panel renders and ends "done".
+Also: the executed notebook rendered to HTML by nbconvert keeps the panel's static snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "notebooks" / "01-quickstart.ipynb"
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "artifacts"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """JupyterLab on 127.0.0.1 (random port, token) over a copy of the tutorial."""
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(QUICKSTART, root / QUICKSTART.name)
+    env = dict(os.environ)
+    for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR",
+                "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR"):
+        d = tmp_path / var.lower()
+        d.mkdir()
+        env[var] = str(d)
+    # the data dir is fresh: keep the venv's kernel spec and lab extensions visible
+    env["JUPYTER_PATH"] = str(Path(sys.prefix) / "share" / "jupyter")
+    port, token = _free_port(), secrets.token_hex(16)
+    log = open(tmp_path / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
+         "--LabApp.news_url=None", "--ServerApp.port_retries=0"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}",
+                                            timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text())
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}", token, root
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def _prompts(page) -> list[str]:
+    return page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)")
+def test_quickstart_runs_in_jupyterlab(lab):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    url, token, _root = lab
+    code_cells = sum(c.cell_type == "code" for c in nbformat.read(QUICKSTART, as_version=4).cells)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/lab/tree/{QUICKSTART.name}?reset&token={token}")
+            page.get_by_text("| Idle").first.wait_for(timeout=90_000)
+            for _attempt in range(3):
+                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+                try:
+                    page.wait_for_function(
+                        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
+                        ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))", timeout=10_000)
+                    break
+                except sync_api.TimeoutError:
+                    continue
+            page.wait_for_function(
+                f"() => {{ const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
+                f".map(e => e.textContent); return p.length === {code_cells} && "
+                "p.every(t => /\\[\\d+\\]/.test(t)); }", timeout=240_000)
+            page.locator(".aimauto-state", has_text="done").first.wait_for(timeout=30_000)
+            page.locator(".widget-hprogress").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "quickstart-jupyterlab.png"), full_page=False)
+
+            assert page.locator(".widget-hprogress .progress-bar").count() >= 1
+            assert page.locator("img.widget-image[src^='blob:']").count() >= 2  # Pareto + history
+            assert page.locator("button.jupyter-button", has_text="Stop").count() == 1
+            assert "trials" in " ".join(page.locator(".widget-label").all_inner_texts())
+            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            texts = errors.all_inner_texts()
+            assert not any("Traceback" in t or "Error" in t for t in texts), texts
+            assert all(t.strip().startswith("[") for t in _prompts(page))
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+def test_executed_notebook_html_keeps_the_static_snapshot(tmp_path):
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(QUICKSTART, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    assert "aimauto-snapshot" in html
+    assert "data:image/png;base64," in html
+    assert "search: done | 25/25 trials" in html
