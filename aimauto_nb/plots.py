@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 __all__ = ["pareto_figure", "history_figure"]
 
@@ -49,6 +50,7 @@ def pareto_figure(search, ax=None, size=(5.0, 3.6), layout="constrained") -> Fig
             vals = [xval(r) for r in done]
             if min(vals) > 0 and max(vals) / min(vals) > 20:
                 a.set_xscale("log")
+                a.xaxis.set_minor_formatter(NullFormatter())
         a.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="best")
     return fig

@@ -5,8 +5,12 @@ Threading follows the ipywidgets/ipykernel advice: every widget is created and d
 on the main thread (inside the magic); a renderer thread of the panel, woken by the
 search's listener, only sets widget values (batched with ``hold_sync``), at most a few
 times a second, so drawing never slows the driver or the trials. Charts are drawn with
-matplotlib's object API. When the search ends the panel's output also carries a static
-snapshot (HTML table and chart) for places where widgets do not render.
+matplotlib's object API.
+
+When the search ends, a second output below the panel receives a static snapshot (HTML
+table and chart) for places where widgets do not render (a saved notebook on GitHub, an
+nbconvert page offline). The live panel carries a style rule that hides that snapshot, so
+wherever the widgets do render it is not shown twice.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from .plots import history_figure, pareto_figure
 
 __all__ = ["Panel", "format_value"]
 
+_HIDE_STATIC = "<style>.aimauto-static{display:none}</style>"
 _STATE_COLOUR = {"running": "#1f77b4", "pending": "#1f77b4", "done": "#2ca02c",
                  "stopped": "#ff7f0e", "failed": "#d62728"}
 _ROW_STATE = {"complete": "", "failed": "color:#d62728", "pruned": "color:#888",
@@ -75,9 +80,9 @@ class Panel:
         self._chart_cost = 0.0
         self._pareto_png = b""
         self._handle = None
+        self._static = None
         self._thread: threading.Thread | None = None
         self.renders = 0
-        self._finalized = False
         self._picker_options: list = []
 
         self.header = W.HTML()
@@ -133,6 +138,7 @@ class Panel:
         from IPython.display import display
 
         self._handle = display(self._bundle(), raw=True, display_id=True)
+        self._static = display(self._static_bundle(), raw=True, display_id=True)
         ctx = contextvars.copy_context()
         self._thread = threading.Thread(target=ctx.run, args=(self._loop,), daemon=True,
                                         name=f"aimsearch-panel-{self.search.name}")
@@ -147,9 +153,13 @@ class Panel:
     def _bundle(self) -> dict:
         data = dict(self.box._repr_mimebundle_())
         data["text/plain"] = self.search.status_line()
-        if not self.search.running:
-            data["text/html"] = self.snapshot_html()
         return data
+
+    def _static_bundle(self) -> dict:
+        if self.search.running:
+            return {"text/html": "<div class='aimauto-static'></div>", "text/plain": ""}
+        return {"text/html": f"<div class='aimauto-static'>{self.snapshot_html()}</div>",
+                "text/plain": self.search.status_line()}
 
     # ------------------------------------------------------------------ updates
 
@@ -175,9 +185,8 @@ class Panel:
             self._render_text()
             self._render_charts(force=final)
             self.renders += 1
-            if final and not self.search.running and self._handle is not None:
-                self._handle.update(self._bundle(), raw=True)
-                self._finalized = True
+            if final and not self.search.running and self._static is not None:
+                self._static.update(self._static_bundle(), raw=True)
 
     def _render_text(self) -> None:
         s = self.search
@@ -239,7 +248,7 @@ class Panel:
         err = ""
         if s.state == "failed" and s.error is not None:
             err = f"<div style='color:#d62728'>{_esc(s.error)}</div>"
-        return (f"<b>{_esc(s.name)}</b> · {_esc(s.strategy)} · {_esc(s.protocol)} · "
+        return (f"{_HIDE_STATIC}<b>{_esc(s.name)}</b> · {_esc(s.strategy)} · {_esc(s.protocol)} · "
                 f"<span class='aimauto-state' style='color:{colour};font-weight:bold'>"
                 f"{_esc(s.state)}</span>{err}")
 
@@ -301,8 +310,8 @@ class Panel:
         img = ""
         if self._pareto_png:
             b64 = base64.b64encode(self._pareto_png).decode()
-            img = f"<img class='aimauto-snapshot' src='data:image/png;base64,{b64}'/>"
-        return (f"<div class='aimauto-snapshot'>{self._header_html()}"
+            img = f"<img class='aimauto-snapshot-chart' src='data:image/png;base64,{b64}'/>"
+        return (f"<div class='aimauto-snapshot'>{self._header_html().replace(_HIDE_STATIC, '')}"
                 f"<div>{_esc(s.status_line())}</div>"
                 f"{self._summary_html(s.counts(), best)}{img}"
                 f"{self._table_html(records, front, best)}</div>")

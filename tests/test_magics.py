@@ -51,10 +51,10 @@ def test_panel_updates_arrive_from_the_background_thread(kernel):
     ex = kernel.run("%%aimsearch --data X y --trials 8 --metrics accuracy,size --name s2\n" + TREE,
                     check=True)
     displayed = [m for m in ex.messages if m["msg_type"] == "display_data"]
-    assert displayed, "the panel was not displayed in the magic's cell"
-    bundle = displayed[0]["content"]["data"]
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    display_id = displayed[0]["content"]["transient"]["display_id"]
+    assert len(displayed) == 2, "the panel and its snapshot placeholder were not displayed"
+    assert "application/vnd.jupyter.widget-view+json" in displayed[0]["content"]["data"]
+    assert "aimauto-static" in displayed[1]["content"]["data"]["text/html"]
+    display_id = displayed[1]["content"]["transient"]["display_id"]
 
     def final(msg):
         return (msg["msg_type"] == "update_display_data"
@@ -75,7 +75,7 @@ def test_panel_updates_arrive_from_the_background_thread(kernel):
     assert "aimauto-snapshot" in html and "data:image/png;base64," in html
     png = html.split("data:image/png;base64,")[1].split("'")[0]
     assert base64.b64decode(png).startswith(b"\x89PNG")
-    assert "application/vnd.jupyter.widget-view+json" in snapshot["content"]["data"]
+    assert "aimauto-static" in html and "s2: done" in snapshot["content"]["data"]["text/plain"]
     state = kernel.run("print(s2.state, len(s2.trials), s2.widget.renders > 0)", check=True)
     assert state.stdout.split() == ["done", "8", "True"]
 

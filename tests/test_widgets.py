@@ -125,9 +125,10 @@ def test_saved_notebook_holds_a_static_snapshot(tmp_path):
     ]
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = nb.cells[1].outputs
-    assert len(outputs) == 1
-    data = outputs[0]["data"]
-    assert "application/vnd.jupyter.widget-view+json" in data
+    assert len(outputs) == 2
+    assert "application/vnd.jupyter.widget-view+json" in outputs[0]["data"]
+    data = outputs[1]["data"]
+    assert "application/vnd.jupyter.widget-view+json" not in data
     assert "aimauto-snapshot" in data["text/html"] and "data:image/png;base64," in data["text/html"]
     assert data["text/plain"].startswith("search: done | 6/6 trials")
     assert nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
