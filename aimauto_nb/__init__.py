@@ -5,10 +5,17 @@ from .results import TrialRecord
 from .search import PRUNERS, STRATEGIES, Search, SearchError, search
 from .space import HP, SpaceError, hp
 
+
+def tune(estimator, data, **kw):
+    """A form over ``estimator``'s parameters that starts a search (see ``aimauto_nb.form``)."""
+    from .form import Tuner
+
+    return Tuner(estimator, data, **kw)
+
 __version__ = "0.1.0"
 
 __all__ = [
-    "hp", "HP", "search", "Search", "SearchError", "SpaceError", "TrialRecord",
+    "hp", "HP", "search", "tune", "Search", "SearchError", "SpaceError", "TrialRecord",
     "METRICS", "STRATEGIES", "PRUNERS", "load_ipython_extension", "unload_ipython_extension",
 ]
 

@@ -101,7 +101,9 @@ class ProcessRunner:
     def submit(self, number: int) -> Future:
         s = self._spec
         with self._lock:
-            i = next(k for k in range(len(self._slots)) if k not in self._busy)
+            # a finished future may not have run its done-callback (_free) yet
+            i = next(k for k in range(len(self._slots))
+                     if k not in self._busy or self._busy[k].done())
             ex = self._executor(i)
             task = Task(number, s.program, {}, None, s.metrics, self._server.channel(),
                         keep_bytes=True, auto_report=s.auto_report)

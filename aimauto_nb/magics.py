@@ -197,6 +197,27 @@ class AimMagics(Magics):
             raise UsageError(str(e)) from None
 
 
+    @magic_arguments()
+    @argument("estimator", help="an estimator variable (or class) to tune")
+    @argument("--data", nargs=2, metavar=("X", "y"), required=True, help="training data")
+    @argument("--metrics", default="auto", help="comma-separated objectives (default: auto)")
+    @argument("--trials", type=int, default=40, metavar="N", help="number of trials (default 40)")
+    @argument("--name", default="search", help="variable for the Search the form starts")
+    @line_magic
+    def aimtune(self, line: str):
+        """A form over the estimator's parameters that starts a search or writes its cell."""
+        from .form import Tuner
+
+        args = self._parse(self.aimtune, line)
+        (estimator,) = self._lookup([args.estimator], "estimator")
+        data = self._lookup(args.data, "--data")
+        try:
+            return Tuner(estimator, data, names=tuple(args.data), metrics=args.metrics,
+                         trials=args.trials, name=args.name, namespace=self.shell.user_ns)
+        except (TypeError, ValueError) as e:
+            raise UsageError(str(e)) from None
+
+
 def register(ipython) -> None:
     ipython.register_magics(AimMagics)
 
@@ -204,7 +225,7 @@ def register(ipython) -> None:
 def unregister(ipython) -> None:
     mm = ipython.magics_manager
     for kind, names in (("cell", ["aimsearch"]),
-                        ("line", ["aimstatus", "aimstop", "aimapply", "aimcompress"])):
+                        ("line", ["aimstatus", "aimstop", "aimapply", "aimcompress", "aimtune"])):
         for n in names:
             mm.magics[kind].pop(n, None)
     mm.registry.pop("AimMagics", None)
