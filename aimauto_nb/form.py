@@ -97,8 +97,8 @@ def _inferred(name: str, value) -> Range | None:
     if isinstance(value, bool):
         return Range(name, "choice", options=(True, False), tune=False)
     if isinstance(value, int) and value >= 1:
-        return Range(name, "int", max(1, value // 4), max(value * 4, value + 4), log=value >= 2,
-                     tune=False)
+        low = max(1, min(value, 2), value // 4)  # a default of 2 is usually also the minimum
+        return Range(name, "int", low, max(value * 4, value + 4), log=value >= 2, tune=False)
     if isinstance(value, float) and value > 0:
         if value < 1:
             return Range(name, "float", value / 10, min(1.0, value * 10), log=True, tune=False)
@@ -129,14 +129,19 @@ def _literal(v) -> str | None:
 
 
 def _import_line(estimator) -> str:
+    """``from <shortest public module exposing the class> import Class``."""
+    import importlib
+
     cls = type(estimator)
-    module = cls.__module__
-    if module.startswith("sklearn."):  # public path: sklearn.ensemble, not sklearn.ensemble._forest
-        parts = module.split(".")
-        module = ".".join(p for p in parts if not p.startswith("_"))
-    if module.startswith("lightgbm"):
-        module = "lightgbm"
-    return f"from {module} import {cls.__name__}"
+    parts = cls.__module__.split(".")
+    for i in range(1, len(parts) + 1):
+        module = ".".join(parts[:i])
+        try:
+            if getattr(importlib.import_module(module), cls.__name__, None) is cls:
+                return f"from {module} import {cls.__name__}"
+        except ImportError:
+            continue
+    return f"from {cls.__module__} import {cls.__name__}"
 
 
 class Tuner:

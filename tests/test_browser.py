@@ -141,6 +141,62 @@ def test_quickstart_runs_in_jupyterlab(lab):
             browser.close()
 
 
+FORM_CELLS = [
+    "%load_ext aimauto_nb\nfrom sklearn.datasets import load_iris\n"
+    "from sklearn.ensemble import RandomForestClassifier\n"
+    "X, y = load_iris(return_X_y=True)\nrf = RandomForestClassifier(random_state=0)",
+    "%aimtune rf --data X y --trials 4 --name tuned",
+]
+
+
+def _launch(p):
+    return p.chromium.launch(executable_path=CHROMIUM, args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)")
+def test_tune_form_in_jupyterlab(lab):
+    """Clicking the form's buttons in the browser shows its code and runs its search."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    url, token, root = lab
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in FORM_CELLS])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, root / "form.ipynb")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{url}/lab/tree/form.ipynb?reset&token={token}")
+            page.get_by_text("| Idle").first.wait_for(timeout=90_000)
+            for _attempt in range(3):
+                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+                try:
+                    page.locator("button.jupyter-button", has_text="Show code").wait_for(timeout=20_000)
+                    break
+                except sync_api.TimeoutError:
+                    continue
+            page.locator("button.jupyter-button", has_text="Show code").click()
+            code = page.locator(".widget-textarea textarea").first
+            code.wait_for(timeout=10_000)
+            page.wait_for_function("() => [...document.querySelectorAll('.widget-textarea textarea')]"
+                                   ".some(t => t.value.startsWith('%%aimsearch --data X y'))",
+                                   timeout=10_000)
+            assert "n_estimators=hp.int(50, 500, log=True)" in code.input_value()
+            page.locator("button.jupyter-button", has_text="Search").first.click()
+            page.locator(".aimauto-state", has_text="done").first.wait_for(timeout=90_000)
+            assert page.locator("img.widget-image[src^='blob:']").count() >= 2
+            page.screenshot(path=str(ARTIFACTS / "tune-form-jupyterlab.png"), full_page=False)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "tune-form-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
 @pytest.mark.slow
 def test_executed_notebook_html_keeps_the_static_snapshot(tmp_path):
     from nbclient import NotebookClient

@@ -17,6 +17,8 @@ def _row(t: Tuner, name: str) -> dict:
 
 
 def test_curated_ranges_for_known_estimators():
+    assert "from sklearn.ensemble import HistGradientBoostingClassifier" in an.tune(
+        HistGradientBoostingClassifier(), data=([[0]], [0])).cell_body()
     names = [r.name for r in ranges_for(HistGradientBoostingClassifier())]
     assert names[:5] == ["max_iter", "learning_rate", "max_leaf_nodes", "min_samples_leaf",
                          "l2_regularization"]
@@ -29,7 +31,7 @@ def test_curated_ranges_for_known_estimators():
 def test_unknown_estimators_get_inferred_unticked_ranges():
     ranges = {r.name: r for r in ranges_for(DecisionTreeClassifier())}
     assert ranges["min_samples_split"].kind == "int" and not ranges["min_samples_split"].tune
-    assert ranges["min_samples_split"].low == 1 and ranges["min_samples_split"].high == 8
+    assert ranges["min_samples_split"].low == 2 and ranges["min_samples_split"].high == 8
     assert "random_state" not in ranges and "criterion" not in ranges  # str: left alone
 
 
