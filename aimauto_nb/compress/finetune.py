@@ -2,10 +2,14 @@
 the uncompressed model's outputs (knowledge distillation).
 
 Classifiers (integer labels, one output per class) train on cross-entropy; with a teacher,
-on ``alpha * CE + (1 - alpha) * T² * KL(student/T || teacher/T)`` (Hinton et al.).
+on ``alpha * CE + (1 - alpha) * T² * KL(student/T || teacher/T)`` (Hinton et al.). T = 1 by
+default: on the digits MLP (structured 50 %, 3 epochs, 3 seeds) T = 2 lost 0.3-0.8 points
+more than T = 1, and T = 4 more again.
 Regressors train on MSE; with a teacher, on ``alpha * MSE(y) + (1 - alpha) * MSE(teacher)``.
 Pruned weights stay zero while training (their masks are re-applied after every step).
-Ctrl-C ends training early and keeps the best weights so far.
+Training keeps the last epoch's weights (picking the best epoch on a few hundred validation
+rows cost test accuracy: it chases noise). Ctrl-C ends training early and keeps the best
+epoch so far on the validation data when given, else the last completed epoch.
 """
 
 from __future__ import annotations
@@ -132,11 +136,12 @@ def _score(model, X, y, task) -> float:
 
 
 def fit_module(model, X, y, *, epochs=3, lr=None, batch_size=None, teacher=None, loss=None,
-               temperature=2.0, alpha=0.5, valid=None, progress=None, keep_zeros=False,
+               temperature=1.0, alpha=0.5, valid=None, progress=None, keep_zeros=False,
                seed=0) -> FitResult:
     """Train ``model`` in place for ``epochs`` (Adam); ``teacher`` turns on distillation.
 
-    valid: (X, y) to score after each epoch; the best epoch's weights are kept.
+    valid: (X, y) to score after each epoch (shown in the progress; on Ctrl-C the best epoch
+    on it is kept).
     keep_zeros: weights that are exactly zero now (unstructured pruning) stay zero.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -170,6 +175,7 @@ def fit_module(model, X, y, *, epochs=3, lr=None, batch_size=None, teacher=None,
     res = FitResult(task=task, epochs=0, seconds=0.0,
                     metric=None if valid is None else ("accuracy" if task == "classification" else "r2"))
     best_state, best_score = None, -math.inf
+    last_state = copy.deepcopy(model.state_dict())  # an interrupt in epoch 1 keeps these
     was = model.training
     t0 = time.perf_counter()
     try:
@@ -191,6 +197,7 @@ def fit_module(model, X, y, *, epochs=3, lr=None, batch_size=None, teacher=None,
                 seen += len(idx)
             res.losses.append(total / seen)
             res.epochs = epoch
+            last_state = copy.deepcopy(model.state_dict())
             if Xv is not None:
                 s = _score(model, Xv, yv, task)
                 res.metric_by_epoch.append(s)
@@ -204,18 +211,20 @@ def fit_module(model, X, y, *, epochs=3, lr=None, batch_size=None, teacher=None,
     finally:
         res.seconds = time.perf_counter() - t0
         model.train(was)
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if res.interrupted:  # never keep a half-trained epoch
+        keep = best_state if best_state is not None else last_state
+        if keep is not None:
+            model.load_state_dict(keep)
     return res
 
 
-def distill(teacher, student, data, *, epochs=3, lr=None, batch_size=None, temperature=2.0,
+def distill(teacher, student, data, *, epochs=3, lr=None, batch_size=None, temperature=1.0,
             alpha=0.5, loss=None, valid=None, progress=True) -> FitResult:
     """Train ``student`` (in place) to match ``teacher`` on ``data=(X, y)``.
 
     Any student architecture works (for example a smaller network from a search's Pareto
     front) as long as its outputs have the teacher's shape. ``valid=(X, y)`` reports a
-    validation metric per epoch and keeps the best epoch's weights.
+    validation metric per epoch.
     """
     for name, m in (("teacher", teacher), ("student", student)):
         if not isinstance(m, nn.Module):
