@@ -28,6 +28,10 @@ def load_ipython_extension(ipython) -> None:
     except ImportError:
         return
     register(ipython)
+    from .display import in_notebook
+
+    if in_notebook():  # import the panel's stack now, so the first %%aimsearch returns at once
+        from . import widgets  # noqa: F401
 
 
 def unload_ipython_extension(ipython) -> None:

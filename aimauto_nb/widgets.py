@@ -127,8 +127,7 @@ class Panel:
             W.HBox([self.pareto_image, self.history_image]),
             self.tabs,
         ], layout=W.Layout(border="1px solid #ddd", padding="6px"))
-        self._render_text()
-        self._render_charts(force=True)
+        self._render_text()  # charts are drawn by the renderer thread: the magic returns at once
         search.add_listener(self._on_change)
 
     # ------------------------------------------------------------------ display
