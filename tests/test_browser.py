@@ -82,10 +82,6 @@ def lab(tmp_path):
         log.close()
 
 
-def _prompts(page) -> list[str]:
-    return page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)")
 def test_quickstart_runs_in_jupyterlab(lab):
@@ -94,23 +90,14 @@ def test_quickstart_runs_in_jupyterlab(lab):
     code_cells = sum(c.cell_type == "code" for c in nbformat.read(QUICKSTART, as_version=4).cells)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = _launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{url}/lab/tree/{QUICKSTART.name}?reset&token={token}")
-            page.get_by_text("| Idle").first.wait_for(timeout=90_000)
-            for _attempt in range(3):
-                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-                try:
-                    page.wait_for_function(
-                        "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
-                        ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))", timeout=10_000)
-                    break
-                except sync_api.TimeoutError:
-                    continue
+            _open_and_run_all(page, sync_api, f"{url}/lab/tree/{QUICKSTART.name}?reset&token={token}",
+                              lambda: page.wait_for_function(
+                                  "() => [...document.querySelectorAll('.jp-CodeCell "
+                                  ".jp-InputArea-prompt')].some(e => /\\[(\\*|\\d+)\\]/"
+                                  ".test(e.textContent))", timeout=10_000))
             page.wait_for_function(
                 f"() => {{ const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
                 f".map(e => e.textContent); return p.filter(t => /\\[\\d+\\]/.test(t)).length === "
@@ -149,6 +136,21 @@ FORM_CELLS = [
 ]
 
 
+def _open_and_run_all(page, sync_api, address, started) -> None:
+    """Open a notebook, wait for its kernel, then Run All (again, up to 3 times, until
+    ``started()`` stops timing out: the first click sometimes comes too early)."""
+    page.goto(address)
+    page.get_by_text("| Idle").first.wait_for(timeout=90_000)
+    for _attempt in range(3):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            started()
+            return
+        except sync_api.TimeoutError:
+            continue
+
+
 def _launch(p):
     return p.chromium.launch(executable_path=CHROMIUM, args=[
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -169,16 +171,9 @@ def test_tune_form_in_jupyterlab(lab):
         browser = _launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{url}/lab/tree/form.ipynb?reset&token={token}")
-            page.get_by_text("| Idle").first.wait_for(timeout=90_000)
-            for _attempt in range(3):
-                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-                try:
-                    page.locator("button.jupyter-button", has_text="Show code").wait_for(timeout=20_000)
-                    break
-                except sync_api.TimeoutError:
-                    continue
+            show = page.locator("button.jupyter-button", has_text="Show code")
+            _open_and_run_all(page, sync_api, f"{url}/lab/tree/form.ipynb?reset&token={token}",
+                              lambda: show.wait_for(timeout=20_000))
             page.locator("button.jupyter-button", has_text="Show code").click()
             code = page.locator(".widget-textarea textarea").first
             code.wait_for(timeout=10_000)
