@@ -236,13 +236,17 @@ class Search:
     def _open_study(self, resume: bool) -> optuna.Study:
         directions = [m.direction for m in self.metrics]
         sig = _signature(self._spec)
-        kw = dict(sampler=self.sampler, directions=directions, study_name=self.name)
+        # Without an explicit pruner Optuna attaches a MedianPruner, which `should_prune`
+        # would then consult whatever pruner the user asked for.
+        pruner = self._pruner if self._pruner is not None and len(directions) == 1 \
+            else optuna.pruners.NopPruner()
+        kw = dict(sampler=self.sampler, pruner=pruner, directions=directions, study_name=self.name)
         if self._storage is not None and study_exists(self._storage, self.name):
             if not resume:
                 raise ValueError(f"a study named {self.name!r} already exists in this storage; "
                                  "pass resume=True to continue it, or another name")
             study = optuna.load_study(study_name=self.name, storage=self._storage,
-                                      sampler=self.sampler)
+                                      sampler=self.sampler, pruner=pruner)
             old = study.user_attrs.get("aimauto_nb.signature")
             if old is not None and old != sig:
                 raise ValueError(

@@ -190,3 +190,28 @@ def test_sklearn_warm_start_ensembles_report_in_chunks(cancer, estimator, budget
             assert max(r.intermediate) == r.params[budget]
             assert r.intermediate[max(r.intermediate)] == pytest.approx(r.values["accuracy"])
     assert s.best_model.warm_start is False  # the user's setting is restored
+
+
+def test_the_requested_pruner_decides(cancer):
+    """Optuna gives a study a MedianPruner unless told otherwise; the search must use the
+    pruner it was asked for (here one that never prunes, and one that always does)."""
+    import optuna
+
+    class Never(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return False
+
+    class Always(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return True
+
+    never = an.search(REPORTING, trials=15, pruner=Never(), seed=0, display=False).wait()
+    assert never.counts()["pruned"] == 0 and never.study.pruner.__class__ is Never
+    always = an.search(REPORTING, trials=5, pruner=Always(), seed=0, display=False).wait()
+    assert always.counts()["pruned"] == 5
+    assert all(max(r.intermediate) == 1 for r in always.trials)
+    plain = an.search(REPORTING, trials=8, seed=0, display=False).wait()
+    assert plain.counts()["pruned"] == 0
+    hb = an.search(REPORTING, trials=2, pruner="auto", display=False)
+    assert isinstance(hb.study.pruner, optuna.pruners.HyperbandPruner)
+    hb.wait()
