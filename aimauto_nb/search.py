@@ -127,9 +127,33 @@ def make_pruner(pruner) -> optuna.pruners.BasePruner | None:
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
     if pruner == "halving":
         return optuna.pruners.SuccessiveHalvingPruner()
-    if pruner in ("hyperband", "auto"):
+    if pruner == "hyperband":
         return optuna.pruners.HyperbandPruner()
+    if pruner == "auto":
+        return AutoPruner()
     raise ValueError(f"unknown pruner {pruner!r}; valid pruners: {', '.join(PRUNERS)}")
+
+
+class AutoPruner(optuna.pruners.BasePruner):
+    """``pruner="auto"``: the median rule, after 10 complete trials, and never before a trial
+    is 10 % of the way into the longest run so far (in its own steps: boosting rounds,
+    epochs). With LightGBM on breast_cancer / digits (3 seeds, 30 s) a median pruner waiting
+    20 rounds reached the target in 6 of 6 runs; Hyperband, pruning from round 1, missed it in
+    2 (``benchmarks/scale.py``). The relative warm-up keeps that for epoch-level reports too."""
+
+    def __init__(self, startup: int = 10, warmup: float = 0.1):
+        self._median = optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=0)
+        self._warmup = warmup
+
+    def prune(self, study: optuna.Study, trial) -> bool:
+        step = trial.last_step
+        if step is None:
+            return False
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        longest = max((t.last_step or 0 for t in done), default=0)
+        if step < max(1, self._warmup * longest):
+            return False
+        return self._median.prune(study, trial)
 
 
 def _signature(spec: Spec) -> str:

@@ -135,7 +135,7 @@ def test_lost_scheduler_stops_the_search_and_keeps_its_trials(cancer):
 @pytest.mark.parametrize("executor", ["thread", "process", "dask-client"])
 def test_pruning_works_on_every_executor(executor, cluster):
     ex = cluster[1] if executor == "dask-client" else executor
-    s = an.search(REPORTING, trials=30, pruner="median", executor=ex, jobs=2, seed=1,
+    s = an.search(REPORTING, trials=30, pruner="median", executor=ex, jobs=2, seed=0,
                   display=False).wait(120)
     c = s.counts()
     assert c["pruned"] >= 3, c
@@ -212,6 +212,15 @@ def test_the_requested_pruner_decides(cancer):
     assert all(max(r.intermediate) == 1 for r in always.trials)
     plain = an.search(REPORTING, trials=8, seed=0, display=False).wait()
     assert plain.counts()["pruned"] == 0
-    hb = an.search(REPORTING, trials=2, pruner="auto", display=False)
+    hb = an.search(REPORTING, trials=2, pruner="hyperband", display=False)
     assert isinstance(hb.study.pruner, optuna.pruners.HyperbandPruner)
     hb.wait()
+
+
+def test_auto_pruner_waits_for_ten_trials_and_a_tenth_of_the_run():
+    cell = REPORTING.replace("range(1, 11)", "range(1, 41)").replace("time.sleep(0.005)", "pass")
+    s = an.search(cell, trials=40, pruner="auto", seed=0, display=False).wait()
+    c = s.counts()
+    assert c["pruned"] >= 3, c
+    assert all(r.state == "complete" for r in s.trials[:10])  # start-up trials
+    assert min(max(r.intermediate) for r in s.trials if r.state == "pruned") >= 4  # 10 % of 40
