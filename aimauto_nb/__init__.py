@@ -1,42 +1,51 @@
-"""aimauto_nb: automated model search and compression from inside a Jupyter notebook."""
+"""aimauto_nb: automated model search and compression from inside a Jupyter notebook.
 
-from .evaluate import METRICS
-from .results import TrialRecord
-from .search import PRUNERS, STRATEGIES, Search, SearchError, search
-from .space import HP, SpaceError, hp
+Names are imported on first use (PEP 562), so ``from aimauto_nb import compress`` loads
+neither Optuna nor scikit-learn, and a plain script never loads ipywidgets.
+"""
 
+from __future__ import annotations
 
-def tune(estimator, data, **kw):
-    """A form over ``estimator``'s parameters that starts a search (see ``aimauto_nb.form``)."""
-    from .form import Tuner
-
-    return Tuner(estimator, data, **kw)
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "hp", "HP", "search", "tune", "Search", "SearchError", "SpaceError", "TrialRecord",
-    "METRICS", "STRATEGIES", "PRUNERS", "load_ipython_extension", "unload_ipython_extension",
-]
+_LAZY = {
+    "hp": "space", "HP": "space", "SpaceError": "space",
+    "search": "api", "tune": "api", "plot_pareto": "api", "plot_history": "api",
+    "Search": "facade", "SearchError": "driver",
+    "SearchConfig": "config",
+    "TrialRecord": "results", "Snapshot": "results",
+    "METRICS": "metrics", "Metric": "metrics",
+    "STRATEGIES": "strategies", "PRUNERS": "strategies",
+    "compress": "compression", "distill": "compression", "CompressReport": "compression",
+    "CompressError": "compression",
+}
+
+__all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aimauto_nb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
 
 
 def load_ipython_extension(ipython) -> None:
     """``%load_ext aimauto_nb``: register the magics and put ``hp`` in the namespace."""
-    ipython.push({"hp": hp})
-    try:
-        from .magics import register
-    except ImportError:
-        return
-    register(ipython)
-    from .display import in_notebook
+    from .notebook import load
 
-    if in_notebook():  # import the panel's stack now, so the first %%aimsearch returns at once
-        from . import widgets  # noqa: F401
+    load(ipython)
 
 
 def unload_ipython_extension(ipython) -> None:
-    try:
-        from .magics import unregister
-    except ImportError:
-        return
-    unregister(ipython)
+    from .notebook import unload
+
+    unload(ipython)

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .space import HP, CellSpace, analyze, rewrite
+from .analysis import CellSpace, analyze, rewrite
+from .space import HP
 
 __all__ = ["CellProgram", "CellResult", "CellError", "format_error"]
 

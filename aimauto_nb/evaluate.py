@@ -1,90 +1,26 @@
-"""Fitting and scoring a trial's model: holdout / explicit validation / K-fold, the metric
-registry (quality metrics from scikit-learn, plus size, latency and fit time)."""
+"""Fitting and scoring a trial's model: the data and its validation protocol (holdout,
+explicit validation set, K-fold), quality metrics through scikit-learn's scorers, and the
+cost metrics (size, latency, fit time) through :mod:`aimauto_nb.measure`."""
 
 from __future__ import annotations
 
 import math
-import pickle
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
 from sklearn.base import clone
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.utils.multiclass import type_of_target
 
 from .capture import CellResult
+from .measure import dumps, is_torch_module, measure_latency, model_size, n_rows, take_rows
+from .metrics import Metric
 from .reporting import fit_reporting
 
-__all__ = [
-    "Metric", "METRICS", "parse_metrics", "Dataset", "Outcome", "evaluate",
-    "model_size", "measure_latency", "is_torch_module",
-]
-
-COST_METRICS = ("size", "latency", "fit_time")
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A named objective and its direction."""
-
-    name: str
-    direction: str  # "maximize" | "minimize"
-    fn: Callable | None = None
-    needs: str = "predict"  # "predict" | "proba" | "score" (roc_auc) | "" (cost/custom)
-    unit: str = ""
-
-    @property
-    def is_cost(self) -> bool:
-        return self.name in COST_METRICS
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({self.unit})" if self.unit else self.name
-
-    def better(self, a: float, b: float) -> bool:
-        return a > b if self.direction == "maximize" else a < b
-
-
-def _rmse(y, p):
-    return math.sqrt(skm.mean_squared_error(y, p))
-
-
-def _f1(y, p):
-    labels = np.unique(y)
-    binary = len(labels) <= 2 and set(labels.tolist()) <= {0, 1}
-    return skm.f1_score(y, p, average="binary" if binary else "macro")
-
-
-def _roc_auc(y, s, classes):
-    if s.ndim == 2 and s.shape[1] == 2:
-        s = s[:, 1]
-    if s.ndim == 1:
-        return skm.roc_auc_score(y, s)
-    return skm.roc_auc_score(y, s, multi_class="ovr", average="macro", labels=classes)
-
-
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in [
-        Metric("accuracy", "maximize", skm.accuracy_score),
-        Metric("balanced_accuracy", "maximize", skm.balanced_accuracy_score),
-        Metric("f1", "maximize", _f1),
-        Metric("roc_auc", "maximize", _roc_auc, needs="score"),
-        Metric("log_loss", "minimize", skm.log_loss, needs="proba"),
-        Metric("r2", "maximize", skm.r2_score),
-        Metric("rmse", "minimize", _rmse),
-        Metric("mae", "minimize", skm.mean_absolute_error),
-        Metric("size", "minimize", needs="", unit="bytes"),
-        Metric("latency", "minimize", needs="", unit="ms/row"),
-        Metric("fit_time", "minimize", needs="", unit="s"),
-    ]
-}
-
+__all__ = ["Dataset", "Outcome", "evaluate", "task_of"]
 
 def task_of(y) -> str:
     """"classification" or "regression", judged from the target."""
@@ -98,43 +34,6 @@ def task_of(y) -> str:
     if y.dtype.kind == "f" and len(np.unique(y)) > 20:
         return "regression"
     return "classification"
-
-
-def parse_metrics(spec: str | Sequence[str], task: str) -> list[Metric]:
-    """Metric objects for names like ``"accuracy,size"`` or ``["auto", "loss:min"]``."""
-    names = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
-    if not names or any(not isinstance(n, str) or not n for n in names):
-        raise ValueError(f"metrics must be a non-empty list of names, got {spec!r}")
-    out = []
-    for n in names:
-        if n == "auto":  # without data, the cell's own `score`, higher is better
-            n = {"regression": "r2", "unknown": "score:max"}.get(task, "accuracy")
-        if ":" in n:
-            base, _, d = n.partition(":")
-            if d not in ("max", "min") or not base:
-                raise ValueError(f"custom metric {n!r} must be written name:max or name:min")
-            out.append(Metric(base, "maximize" if d == "max" else "minimize", needs=""))
-            continue
-        if n not in METRICS:
-            valid = ", ".join(list(METRICS) + ["auto", "NAME:max", "NAME:min"])
-            raise ValueError(f"unknown metric {n!r}; valid metrics: {valid}")
-        out.append(METRICS[n])
-    seen = [m.name for m in out]
-    if len(set(seen)) != len(seen):
-        raise ValueError(f"metrics repeat a name: {seen}")
-    return out
-
-
-def _take(X, idx):
-    if X is None:
-        return None
-    if hasattr(X, "iloc"):
-        return X.iloc[idx]
-    return X[idx]
-
-
-def _nrows(X) -> int:
-    return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
 @dataclass
@@ -160,9 +59,9 @@ class Dataset:
         X, y = data
         if X is None or y is None:
             raise ValueError("data must be a pair (X, y) with neither missing")
-        if _nrows(X) != _nrows(y):
-            raise ValueError(f"data: X has {_nrows(X)} rows but y has {_nrows(y)}")
-        if _nrows(X) < 2:
+        if n_rows(X) != n_rows(y):
+            raise ValueError(f"data: X has {n_rows(X)} rows but y has {n_rows(y)}")
+        if n_rows(X) < 2:
             raise ValueError("data: need at least 2 rows")
         task = task_of(y)
         rs = 0 if seed is None else seed
@@ -186,13 +85,13 @@ class Dataset:
             if len(valid) != 2:
                 raise ValueError("valid must be a fraction or a pair (X_valid, y_valid)")
             Xv, yv = valid
-            if _nrows(Xv) != _nrows(yv):
-                raise ValueError(f"valid: X has {_nrows(Xv)} rows but y has {_nrows(yv)}")
+            if n_rows(Xv) != n_rows(yv):
+                raise ValueError(f"valid: X has {n_rows(Xv)} rows but y has {n_rows(yv)}")
             return cls(X, y, task, X_valid=Xv, y_valid=yv, protocol="explicit validation set")
         frac = 0.2 if valid is None else valid
         if not isinstance(frac, float | int) or not 0 < frac < 1:
             raise ValueError(f"valid must be a fraction in (0, 1) or (X_valid, y_valid), got {valid!r}")
-        idx = np.arange(_nrows(X))
+        idx = np.arange(n_rows(X))
         tr, va = train_test_split(
             idx, test_size=frac, random_state=rs, stratify=np.asarray(y) if strat else None
         )
@@ -205,7 +104,7 @@ class Dataset:
             yield self.X, self.y, self.X_valid, self.y_valid
             return
         for tr, va in self.folds:
-            yield _take(self.X, tr), _take(self.y, tr), _take(self.X, va), _take(self.y, va)
+            yield take_rows(self.X, tr), take_rows(self.y, tr), take_rows(self.X, va), take_rows(self.y, va)
 
     @property
     def is_cv(self) -> bool:
@@ -215,8 +114,8 @@ class Dataset:
         if self.X_valid is not None:
             Xv = self.X_valid
         else:
-            Xv = _take(self.X, self.folds[0][1])
-        return _take(Xv, np.arange(min(rows, _nrows(Xv))))
+            Xv = take_rows(self.X, self.folds[0][1])
+        return take_rows(Xv, np.arange(min(rows, n_rows(Xv))))
 
 
 @dataclass
@@ -230,86 +129,7 @@ class Outcome:
     refit: bool = False  # the kept model saw only a CV fold; refit before handing it out
 
 
-def is_torch_module(model) -> bool:
-    mod = type(model).__module__
-    return hasattr(model, "parameters") and hasattr(model, "state_dict") and (
-        mod.startswith("torch") or any(c.__module__.startswith("torch.nn") for c in type(model).__mro__)
-    )
-
-
-def model_size(model, pickled: bytes | None = None) -> int:
-    """Bytes of the fitted model: parameters + buffers for torch, else the pickle."""
-    if is_torch_module(model):
-        tensors = list(model.parameters()) + list(model.buffers())
-        return int(sum(t.numel() * t.element_size() for t in tensors))
-    if pickled is None:
-        pickled = dumps(model)
-    return len(pickled)
-
-
-def dumps(obj) -> bytes:
-    try:
-        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:
-        import cloudpickle
-
-        return cloudpickle.dumps(obj)
-
-
-def _predictor(model) -> Callable:
-    if is_torch_module(model):
-        import torch
-
-        try:
-            device = next(model.parameters()).device
-        except StopIteration:
-            device = torch.device("cpu")
-
-        def forward(X):
-            with torch.no_grad():
-                t = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X), dtype=torch.float32)
-                out = model(t.to(device))
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                return out
-
-        return forward
-    if not hasattr(model, "predict"):
-        raise TypeError(f"latency needs a model with predict (or a torch module), got {type(model).__name__}")
-    return model.predict
-
-
-def measure_latency(model, batch, repeats: int = 5, budget_s: float = 0.5) -> float:
-    """Milliseconds per row: median over a few timed calls on ``batch`` after one warm-up."""
-    predict = _predictor(model)
-    rows = _nrows(batch)
-    predict(batch)
-    times = []
-    start = time.perf_counter()
-    while len(times) < repeats and (len(times) < 2 or time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
-        predict(batch)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) / rows * 1000.0
-
-
-def _quality(metric: Metric, model, Xv, yv) -> float:
-    if metric.needs == "proba":
-        if not hasattr(model, "predict_proba"):
-            raise TypeError(f"{metric.name} needs predict_proba, which {type(model).__name__} lacks")
-        return float(metric.fn(yv, model.predict_proba(Xv), labels=getattr(model, "classes_", None)))
-    if metric.needs == "score":
-        if hasattr(model, "predict_proba"):
-            s = model.predict_proba(Xv)
-        elif hasattr(model, "decision_function"):
-            s = model.decision_function(Xv)
-        else:
-            raise TypeError(f"{metric.name} needs predict_proba or decision_function")
-        return float(metric.fn(yv, np.asarray(s), getattr(model, "classes_", None)))
-    return float(metric.fn(yv, model.predict(Xv)))
-
-
-def _score_values(score, metrics: list[Metric]) -> dict[str, float]:
+def _score_values(score, metrics: Sequence[Metric]) -> dict[str, float]:
     quality = [m for m in metrics if not m.is_cost]
     if isinstance(score, dict):
         out = {}
@@ -329,7 +149,7 @@ def _score_values(score, metrics: list[Metric]) -> dict[str, float]:
     return {quality[0].name: float(score)}
 
 
-def evaluate(result: CellResult, metrics: list[Metric], data: Dataset | None,
+def evaluate(result: CellResult, metrics: Sequence[Metric], data: Dataset | None,
              keep_bytes: bool = False, report: Callable | None = None) -> Outcome:
     """Turn what the cell produced into metric values (fitting the model if needed).
 
@@ -357,19 +177,19 @@ def evaluate(result: CellResult, metrics: list[Metric], data: Dataset | None,
             t0 = time.perf_counter()
             if report is None or data.is_cv or not fit_reporting(
                     est, Xt, yt, Xv, yv, metrics[0],
-                    lambda e, Xv=Xv, yv=yv: _quality(metrics[0], e, Xv, yv), report):
+                    lambda e, Xv=Xv, yv=yv: metrics[0].score(e, Xv, yv), report):
                 est.fit(Xt, yt)
             fit_times.append(time.perf_counter() - t0)
             if model is None:
                 model = est
             for m in metrics:
-                if not m.is_cost and m.fn is not None:
-                    sums[m.name] = sums.get(m.name, 0.0) + _quality(m, est, Xv, yv)
+                if m.computed:
+                    sums[m.name] = sums.get(m.name, 0.0) + m.score(est, Xv, yv)
         n = len(fit_times)
         values = {k: v / n for k, v in sums.items()}
         fit_time = sum(fit_times) / n
         refit = data.is_cv
-        custom = [m.name for m in metrics if not m.is_cost and m.fn is None]
+        custom = [m.name for m in metrics if not m.is_cost and not m.computed]
         if custom:
             raise ValueError(f"custom metrics {custom} need the cell to set `score`")
     pickled = None

@@ -1,5 +1,4 @@
-"""Where trials run, behind one small interface: ``submit(task) -> Future``,
-``kill(future)`` for trials past their time limit, ``shutdown()``.
+"""Where trials run, behind one small interface, :class:`Runner`.
 
 - thread: a ``ThreadPoolExecutor`` (default; LightGBM and most numeric code release the GIL).
 - process: loky workers (cloudpickle, so functions defined in a notebook work). Each
@@ -19,19 +18,62 @@ import socket
 import threading
 from collections import OrderedDict
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 import cloudpickle
 
 from .channel import ChannelServer, DirectChannel
 from .trial import Reply, Task, run_trial
 
-__all__ = ["make_runner", "default_process_jobs", "is_dask", "local_cluster", "ThreadRunner", "ProcessRunner",
+__all__ = ["Runner", "EXECUTORS", "make_runner", "check_executor", "default_jobs",
+           "default_process_jobs", "is_dask", "local_cluster", "ThreadRunner", "ProcessRunner",
            "DaskRunner", "ExecutorLost"]
+
+EXECUTORS = ("thread", "process", "dask")
+
+
+class Runner(Protocol):
+    """What the driver needs from an executor.
+
+    ``slots`` trials run at once; ``submit(number)`` starts trial ``number`` (its values
+    come through the channel) and returns a Future of its :class:`~aimauto_nb.trial.Reply`;
+    ``kill(future)`` ends one trial (``kills`` says whether that really stops it);
+    ``check()`` raises :class:`ExecutorLost` when the executor is gone; ``shutdown()``.
+    """
+
+    kills: bool
+    slots: int
+
+    def submit(self, number: int) -> Future: ...
+
+    def kill(self, future: Future) -> None: ...
+
+    def check(self) -> None: ...
+
+    def shutdown(self) -> None: ...
 
 
 class ExecutorLost(RuntimeError):
     """The executor itself is gone (a Dask scheduler that went away)."""
+
+
+def check_executor(executor) -> None:
+    """Raise ``ValueError`` for an executor this package cannot run trials on."""
+    if isinstance(executor, str) and executor not in EXECUTORS and not is_dask(executor):
+        raise ValueError(f"unknown executor {executor!r}; use 'thread', 'process', 'dask', a "
+                         "Dask scheduler address (tcp://host:port), a dask Client or a "
+                         "concurrent.futures.Executor")
+    if not isinstance(executor, str) and not is_dask(executor) and not isinstance(executor, Executor):
+        raise ValueError(f"unknown executor {executor!r}; use 'thread', 'process', 'dask', a "
+                         "Dask scheduler address, a dask Client or a concurrent.futures.Executor")
+
+
+def default_jobs(executor, jobs: int | None) -> int | None:
+    """Trials at once: as given, else 1 thread, cores − 1 processes, and for Dask ``None``
+    (the cluster's threads, known once it is reached)."""
+    if jobs is not None or is_dask(executor):
+        return jobs
+    return default_process_jobs() if executor == "process" else 1
 
 
 def is_dask(executor) -> bool:
@@ -52,6 +94,7 @@ class ThreadRunner:
     kills = False
 
     def __init__(self, jobs: int, broker, spec):
+        self.slots = jobs
         # Spare threads: a timed-out trial cannot be killed and keeps its thread.
         self._pool = ThreadPoolExecutor(max_workers=jobs + 8, thread_name_prefix="aimauto-trial")
         self._channel = DirectChannel(broker)
@@ -66,6 +109,9 @@ class ThreadRunner:
     def kill(self, future: Future) -> None:
         """Threads cannot be killed: the trial is abandoned (its next hp/report call fails)."""
 
+    def check(self) -> None:
+        pass
+
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -79,6 +125,7 @@ class ProcessRunner:
     kills = True
 
     def __init__(self, jobs: int, broker, spec):
+        self.slots = jobs
         self._server = ChannelServer(broker)
         self._spec = spec
         self._data_key = os.urandom(8).hex()
@@ -135,6 +182,9 @@ class ProcessRunner:
         if ex is not None:
             ex.shutdown(wait=False, kill_workers=True)
 
+    def check(self) -> None:
+        pass
+
     def shutdown(self) -> None:
         for i, ex in enumerate(self._slots):
             if ex is not None:
@@ -160,7 +210,8 @@ class ExecutorRunner:
 
     kills = False
 
-    def __init__(self, executor: Executor, broker, spec, remote: bool = True):
+    def __init__(self, executor: Executor, jobs: int, broker, spec, remote: bool = True):
+        self.slots = jobs
         self._ex = executor
         self._spec = spec
         self._server = ChannelServer(broker) if remote else None
@@ -174,6 +225,9 @@ class ExecutorRunner:
 
     def kill(self, future: Future) -> None:
         future.cancel()
+
+    def check(self) -> None:
+        pass
 
     def shutdown(self) -> None:
         if self._server is not None:
@@ -293,15 +347,15 @@ def _run_cached(blob: bytes, key: str, ns_blob: bytes, data_blob: bytes) -> Repl
     return run_trial(task)
 
 
-def make_runner(executor, jobs: int | None, broker, spec):
+def make_runner(executor, jobs: int | None, broker, spec) -> Runner:
+    """The runner for ``executor`` (checked by :func:`check_executor`)."""
+    check_executor(executor)
     if is_dask(executor):
         return DaskRunner(executor, jobs, broker, spec)
+    jobs = default_jobs(executor, jobs)
     if executor == "thread":
         return ThreadRunner(jobs, broker, spec)
     if executor == "process":
         return ProcessRunner(jobs, broker, spec)
-    if isinstance(executor, ThreadPoolExecutor):
-        return ExecutorRunner(executor, broker, spec, remote=False)
-    if isinstance(executor, Executor):
-        return ExecutorRunner(executor, broker, spec)
-    raise ValueError(f"unknown executor {executor!r}; use 'thread', 'process' or an Executor")
+    return ExecutorRunner(executor, jobs, broker, spec,
+                          remote=not isinstance(executor, ThreadPoolExecutor))

@@ -34,7 +34,7 @@ _ACCURACY_LIKE = ("accuracy", "balanced_accuracy", "f1")
 def fit_reporting(est, X, y, Xv, yv, metric, score: Callable, report: Callable) -> bool:
     """Fit ``est`` on (X, y) reporting validation scores; False when ``est`` is not one of
     the estimators this knows (the caller then fits it plainly)."""
-    if metric.fn is None or metric.is_cost:
+    if not metric.computed:
         return False
     module = type(est).__module__
     if module.startswith("lightgbm"):

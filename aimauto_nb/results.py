@@ -1,19 +1,24 @@
-"""Trial records and what is derived from them: the best trial and the Pareto front."""
+"""Trial records and what is derived from them (the best trial, the Pareto front), kept by
+one :class:`Results` store that hands out consistent :class:`Snapshot` views."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .evaluate import Metric
+from .metrics import Metric
 
-__all__ = ["TrialRecord", "pareto_front", "best_of", "dominates"]
+__all__ = ["TrialRecord", "Snapshot", "Results", "pareto_front", "best_of", "dominates", "STATES"]
 
 STATES = ("running", "complete", "failed", "pruned")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrialRecord:
     """One trial as the user sees it (the Optuna trial stays in ``search.study``)."""
 
@@ -26,40 +31,43 @@ class TrialRecord:
     started: dt.datetime | None = None
     choice_index: dict[str, int] = field(default_factory=dict)
     intermediate: dict[int, float] = field(default_factory=dict)
+    source: str | None = None  # where its parameters came from when not the sampler
+
+    def replace(self, **changes) -> TrialRecord:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def error_line(self) -> str | None:
+        """The last line of the error (the exception), for tables."""
+        return self.error.strip().splitlines()[-1] if self.error else None
 
     def as_row(self) -> dict[str, Any]:
         row = {"number": self.number, "state": self.state}
         row.update(self.values)
         row.update({f"params.{k}": v for k, v in self.params.items()})
         row["duration"] = self.duration
-        row["error"] = self.error.strip().splitlines()[-1] if self.error else None
+        row["error"] = self.error_line
         return row
 
 
-def dominates(a: TrialRecord, b: TrialRecord, metrics: list[Metric]) -> bool:
+def dominates(a: TrialRecord, b: TrialRecord, metrics: Sequence[Metric]) -> bool:
     """True when ``a`` is no worse than ``b`` on every metric and better on one."""
-    at_least_as_good = all(
-        not m.better(b.values[m.name], a.values[m.name]) for m in metrics
-    )
+    at_least_as_good = all(not m.better(b.values[m.name], a.values[m.name]) for m in metrics)
     strictly = any(m.better(a.values[m.name], b.values[m.name]) for m in metrics)
     return at_least_as_good and strictly
 
 
-def pareto_front(records: list[TrialRecord], metrics: list[Metric]) -> list[TrialRecord]:
-    """Complete trials no other complete trial dominates (written out: O(n²) over a few
-    hundred records is cheap, and Optuna's own helper is private and reads storage)."""
+def pareto_front(records: Sequence[TrialRecord], metrics: Sequence[Metric]) -> list[TrialRecord]:
+    """Complete trials no other complete trial dominates, by number (written out: O(n²) over
+    a few hundred records is cheap, and Optuna's own helper is private and reads storage)."""
     done = [r for r in records if r.state == "complete"]
     if len(metrics) == 1:
         b = best_of(done, metrics)
         return [b] if b else []
-    front = []
-    for r in done:
-        if not any(dominates(o, r, metrics) for o in done if o is not r):
-            front.append(r)
-    return front
+    return [r for r in done if not any(dominates(o, r, metrics) for o in done if o is not r)]
 
 
-def best_of(records: list[TrialRecord], metrics: list[Metric]) -> TrialRecord | None:
+def best_of(records: Sequence[TrialRecord], metrics: Sequence[Metric]) -> TrialRecord | None:
     """Best complete trial by the first metric; ties go to the better one on the next
     metrics, so with several objectives the best trial is also on the Pareto front."""
 
@@ -68,3 +76,126 @@ def best_of(records: list[TrialRecord], metrics: list[Metric]) -> TrialRecord | 
 
     done = [r for r in records if r.state == "complete"]
     return min(done, key=key) if done else None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent view of a search, taken under one lock: what the panel, the text
+    progress line and the plots render from."""
+
+    name: str
+    strategy: str
+    protocol: str
+    metrics: tuple[Metric, ...]
+    state: str
+    trials: tuple[TrialRecord, ...]
+    front: tuple[TrialRecord, ...]
+    best: TrialRecord | None
+    counts: dict[str, int]
+    elapsed: float
+    budget: int | None
+    timeout: float | None
+    error: str | None = None
+    stop_reason: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("pending", "running")
+
+    @property
+    def finished(self) -> int:
+        return self.counts["complete"] + self.counts["failed"] + self.counts["pruned"]
+
+    def status_line(self) -> str:
+        """``name: state | 12/40 trials | 10 complete, ... | 3.2s | best accuracy=0.97``."""
+        c = self.counts
+        budget = f"/{self.budget}" if self.budget else ""
+        parts = [f"{self.name}: {self.state}", f"{self.finished}{budget} trials",
+                 f"{c['complete']} complete, {c['failed']} failed, {c['pruned']} pruned, "
+                 f"{c['running']} running", f"{self.elapsed:.1f}s"]
+        if self.best is not None:
+            parts.append("best " + ", ".join(f"{k}={v:.4g}" for k, v in self.best.values.items()))
+        if self.stop_reason and not self.running:
+            parts.append(self.stop_reason)
+        return " | ".join(parts)
+
+
+class Results:
+    """The trials of one search and its lifecycle state, guarded by one lock. The driver
+    writes; everything else reads :meth:`snapshot`."""
+
+    def __init__(self, metrics: Sequence[Metric]):
+        self.metrics = tuple(metrics)
+        self.lock = threading.RLock()
+        self._records: dict[int, TrialRecord] = {}
+        self._front: list[TrialRecord] = []
+        self.state = "pending"
+        self.error: BaseException | None = None
+        self.stop_reason: str | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+
+    def put(self, rec: TrialRecord) -> bool:
+        """Add or replace a record; True when it is (now) on the Pareto front or the best."""
+        with self.lock:
+            self._records[rec.number] = rec
+            if rec.state != "complete":
+                return False
+            if len(self.metrics) == 1:
+                self._front = [best_of(list(self._records.values()), self.metrics)]
+                return self._front[0] is rec
+            if any(dominates(f, rec, self.metrics) for f in self._front):
+                return False
+            self._front = sorted([f for f in self._front if not dominates(rec, f, self.metrics)
+                                  and f.number != rec.number] + [rec], key=lambda r: r.number)
+            return True
+
+    def get(self, number: int) -> TrialRecord | None:
+        with self.lock:
+            return self._records.get(number)
+
+    def keep_numbers(self) -> set[int]:
+        """Trials whose fitted models are worth keeping: the front and the best."""
+        with self.lock:
+            keep = {r.number for r in self._front}
+            best = best_of(list(self._records.values()), self.metrics)
+            if best is not None:
+                keep.add(best.number)
+            return keep
+
+    def set_state(self, state: str, error: BaseException | None = None,
+                  reason: str | None = None) -> None:
+        with self.lock:
+            self.state = state
+            now = time.monotonic()
+            if state == "running":
+                self.started_at = now
+            elif state in ("done", "stopped", "failed"):
+                self.finished_at = now
+            if error is not None:
+                self.error = error
+            if reason is not None:
+                self.stop_reason = reason
+
+    @property
+    def elapsed(self) -> float:
+        with self.lock:
+            if self.started_at is None:
+                return 0.0
+            end = self.finished_at if self.finished_at is not None else time.monotonic()
+            return end - self.started_at
+
+    def snapshot(self, *, name: str, strategy: str, protocol: str, budget: int | None,
+                 timeout: float | None) -> Snapshot:
+        with self.lock:
+            trials = tuple(self._records[n] for n in sorted(self._records))
+            counts = dict.fromkeys(STATES, 0)
+            for r in trials:
+                counts[r.state] += 1
+            return Snapshot(
+                name=name, strategy=strategy, protocol=protocol, metrics=self.metrics,
+                state=self.state, trials=trials, front=tuple(self._front),
+                best=best_of(trials, self.metrics), counts=counts, elapsed=self.elapsed,
+                budget=budget, timeout=timeout,
+                error=None if self.error is None else str(self.error),
+                stop_reason=self.stop_reason)

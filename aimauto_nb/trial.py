@@ -11,10 +11,23 @@ import optuna
 
 from .capture import CellProgram, format_error
 from .channel import TrialAbandoned
-from .evaluate import Dataset, Metric, evaluate
+from .evaluate import Dataset, evaluate
+from .metrics import Metric
 from .space import HP, Param
 
-__all__ = ["Task", "Reply", "run_trial"]
+__all__ = ["Spec", "Task", "Reply", "run_trial"]
+
+
+@dataclass
+class Spec:
+    """What every trial of a search shares (built once by the driver)."""
+
+    program: CellProgram
+    namespace: dict
+    data: Dataset | None
+    metrics: tuple[Metric, ...]
+    namespace_blob: bytes | None = None  # pickled once for process and Dask workers
+    auto_report: bool = False
 
 
 @dataclass
@@ -23,7 +36,7 @@ class Task:
     program: CellProgram
     namespace: dict
     data: Dataset | None
-    metrics: list[Metric]
+    metrics: tuple[Metric, ...]
     channel: Any
     keep_bytes: bool = False
     auto_report: bool = False  # report per-iteration validation scores of known estimators

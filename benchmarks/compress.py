@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.nn.utils import prune as tprune
 
-from aimauto_nb.compress import compress
+from aimauto_nb import compress
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(1)

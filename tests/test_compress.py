@@ -6,7 +6,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from aimauto_nb.compress import compress
+from aimauto_nb import compress
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -106,7 +106,7 @@ def test_unshrinkable_topology_is_an_error_naming_the_layer_and_leaves_the_model
 
 
 def test_a_failure_mid_way_leaves_the_model_exactly_as_it_was(mlp, monkeypatch):
-    import aimauto_nb.compress._torch_flow as flow
+    import aimauto_nb.compression.torch_flow as flow
 
     m = copy.deepcopy(mlp)
     state = copy.deepcopy(m.state_dict())

@@ -6,8 +6,8 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from aimauto_nb.compress import compress, distill  # noqa: E402
-from aimauto_nb.compress.finetune import fit_module  # noqa: E402
+from aimauto_nb import compress, distill  # noqa: E402
+from aimauto_nb.compression.finetune import fit_module  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -76,7 +76,7 @@ def test_panel_updates_arrive_from_the_background_thread(kernel):
     png = html.split("data:image/png;base64,")[1].split("'")[0]
     assert base64.b64decode(png).startswith(b"\x89PNG")
     assert "aimauto-static" in html and "s2: done" in snapshot["content"]["data"]["text/plain"]
-    state = kernel.run("print(s2.state, len(s2.trials), s2.widget.renders > 0)", check=True)
+    state = kernel.run("from aimauto_nb.notebook import view_of\nprint(s2.state, len(s2.trials), view_of(s2).renders > 0)", check=True)
     assert state.stdout.split() == ["done", "8", "True"]
 
 

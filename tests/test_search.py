@@ -112,7 +112,7 @@ def test_explicit_validation_set_and_cv(cancer):
 
 def test_multi_objective_keeps_models_only_for_front_and_best(cancer):
     s = run(TREE_CELL, cancer, metrics="accuracy,size", trials=15)
-    kept = set(s._models)
+    kept = set(s._kept._models)
     assert kept == {r.number for r in s.pareto} | {s.best.number}
     other = next(r for r in s.trials if r.number not in kept)
     with pytest.raises(KeyError, match="not kept"):

@@ -3,7 +3,8 @@ import math
 import pytest
 
 from aimauto_nb import hp
-from aimauto_nb.space import HP, Param, SpaceError, analyze
+from aimauto_nb.analysis import analyze
+from aimauto_nb.space import HP, Param, SpaceError
 
 
 def test_defaults_outside_a_search():

@@ -8,8 +8,9 @@ import pytest
 from nbclient import NotebookClient
 
 import aimauto_nb as an
-from aimauto_nb.display import TextProgress
-from aimauto_nb.widgets import Panel, format_value
+from aimauto_nb.metrics import format_value
+from aimauto_nb.notebook.panel import Panel
+from aimauto_nb.notebook.progress import TextProgress
 
 from .conftest import TREE_CELL
 

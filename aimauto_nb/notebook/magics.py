@@ -9,9 +9,13 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from .capture import CellError
-from .search import PRUNERS, STRATEGIES, Search, SearchError, search
-from .space import SpaceError
+from ..api import search
+from ..capture import CellError
+from ..driver import SearchError
+from ..executors import EXECUTORS
+from ..facade import Search
+from ..space import SpaceError
+from ..strategies import PRUNERS, STRATEGIES
 
 __all__ = ["AimMagics", "register", "unregister"]
 
@@ -71,7 +75,7 @@ class AimMagics(Magics):
     @argument("--jobs", type=int, metavar="N",
               help="trials at once (default 1; process: cores - 1; dask: the cluster's threads)")
     @argument("--executor", default="thread",
-              help="thread, process, dask or a Dask scheduler address tcp://HOST:PORT")
+              help=f"{', '.join(EXECUTORS)} or a Dask scheduler address tcp://HOST:PORT")
     @argument("--trial-timeout", type=float, metavar="S", help="fail a trial after S seconds")
     @argument("--storage", help="study storage: a file.db path or URL, journal:///file.log")
     @argument("--resume", action="store_true", help="continue the study of this --name")
@@ -98,8 +102,6 @@ class AimMagics(Magics):
                 valid = self._lookup(args.valid, "--valid")
             else:
                 raise UsageError("--valid takes a fraction or two variable names")
-        if args.trials is None and args.timeout is None and args.strategy != "grid":
-            raise UsageError("give a budget: --trials N, --timeout SECONDS, or both")
         old = self.shell.user_ns.get(args.name)
         if isinstance(old, Search) and old.running:
             raise UsageError(f"search {args.name!r} is still running: %aimstop {args.name} "
@@ -174,8 +176,7 @@ class AimMagics(Magics):
     @line_magic
     def aimcompress(self, line: str):
         """Compress a model in place and show the before/after report."""
-        from .compress import compress
-        from .compress.torch import CompressError
+        from ..compression import CompressError, compress
 
         args = self._parse(self.aimcompress, line)
         (model,) = self._lookup([args.model], "model")

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 
 import ipywidgets as W
 
-from .search import STRATEGIES, search
+from ..api import search
+from ..config import check_budget, check_name
+from ..executors import EXECUTORS
+from ..strategies import STRATEGIES
 
-__all__ = ["tune", "Tuner", "Range", "ranges_for"]
+__all__ = ["Tuner", "Range", "ranges_for"]
 
 
 @dataclass
@@ -146,7 +149,7 @@ def _import_line(estimator) -> str:
 
 class Tuner:
     """The form. ``tuner.code()`` is the equivalent cell; ``tuner.start()`` (or the Search
-    button) runs it; ``tuner.search`` is the running :class:`~aimauto_nb.search.Search`."""
+    button) runs it; ``tuner.search`` is the running :class:`~aimauto_nb.facade.Search`."""
 
     def __init__(self, estimator, data, *, names=("X", "y"), metrics="auto", trials=40,
                  timeout=None, strategy="auto", jobs=1, executor="thread", name="search",
@@ -177,7 +180,7 @@ class Tuner:
         self.timeout = W.BoundedFloatText(value=timeout or 0, min=0, max=1e7, description="timeout s",
                                           tooltip="0 = no time limit")
         self.jobs = W.BoundedIntText(value=jobs, min=1, max=1024, description="jobs")
-        self.executor = W.Dropdown(options=["thread", "process", "dask"], value=executor,
+        self.executor = W.Dropdown(options=EXECUTORS, value=executor,
                                    description="executor")
         self.name = W.Text(value=name, description="variable")
         self.search_button = W.Button(description="Search", button_style="primary", icon="play")
@@ -240,8 +243,13 @@ class Tuner:
         chosen = self.chosen()
         out = [] if chosen else ["nothing selected to tune: tick at least one parameter"]
         out += [p for r in chosen if (p := r.problem()) is not None]
-        if not self.trials.value and not self.timeout.value:
-            out.append("give a budget: trials or a timeout")
+        for check in (lambda: check_budget(self.trials.value or None, self.timeout.value or None,
+                                           self.strategy.value),
+                      lambda: check_name(self.name.value)):
+            try:
+                check()
+            except ValueError as e:
+                out.append(str(e))
         if not self.name.value.isidentifier():
             out.append(f"variable: {self.name.value!r} is not a valid Python name")
         if not self.metrics.value.strip():
@@ -333,7 +341,3 @@ class Tuner:
 
         display(self.box)
 
-
-def tune(estimator, data, **kw) -> Tuner:
-    """A form over ``estimator``'s parameters; see :class:`Tuner`."""
-    return Tuner(estimator, data, **kw)

@@ -11,6 +11,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import prune as tprune
 
+from .errors import CompressError
+
 __all__ = ["state_size", "prune_unstructured", "prune_structured", "quantize_int8",
            "Int8WeightOnlyLinear", "CompressError"]
 
@@ -20,10 +22,6 @@ _ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.ELU, nn.Ta
 _BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 _POOL = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
          nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Dropout2d)
-
-
-class CompressError(ValueError):
-    """The model cannot be compressed as asked (names the layer or option)."""
 
 
 def state_size(model: nn.Module) -> int:

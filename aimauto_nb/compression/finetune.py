@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..measure import as_torch_input, torch_device
+
 __all__ = ["distill", "fit_module", "check_targets", "FitResult"]
 
 LOSSES = ("cross_entropy", "mse")
@@ -44,17 +46,6 @@ class FitResult:
     interrupted: bool = False
 
 
-def _device(model) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
-
-
-def _tensor(X, device) -> torch.Tensor:
-    if isinstance(X, torch.Tensor):
-        return X.to(device=device, dtype=torch.float32)
-    return torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
-
-
 def check_targets(model, X, y, loss=None) -> str:
     """``"classification"`` or ``"regression"`` from the model's output shape and ``y``;
     raises ``ValueError`` when they do not fit together. Runs one small forward pass."""
@@ -69,7 +60,7 @@ def check_targets(model, X, y, loss=None) -> str:
     was = model.training
     model.eval()
     with torch.no_grad():
-        out = model(_tensor(X[:2], _device(model)))
+        out = model(as_torch_input(X[:2], torch_device(model)))
     model.train(was)
     y_np = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
     integer = y_np.dtype.kind in "iub"
@@ -152,8 +143,8 @@ def fit_module(model, X, y, *, epochs=3, lr=None, batch_size=None, teacher=None,
                                    or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     task = check_targets(model, X, y, loss)
-    device = _device(model)
-    Xt = _tensor(X, device)
+    device = torch_device(model)
+    Xt = as_torch_input(X, device)
     y_dtype = torch.long if task == "classification" else torch.float32
     yt = torch.as_tensor(np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y), dtype=y_dtype,
                          device=device)
@@ -164,7 +155,7 @@ def fit_module(model, X, y, *, epochs=3, lr=None, batch_size=None, teacher=None,
             soft = torch.cat([teacher(Xt[i:i + 1024]) for i in range(0, len(Xt), 1024)]).float()
     Xv = yv = None
     if valid is not None:
-        Xv = _tensor(valid[0], device)
+        Xv = as_torch_input(valid[0], device)
         yv = torch.as_tensor(np.asarray(valid[1]), dtype=y_dtype, device=device)
     masks = _masks(model) if keep_zeros else {}
     params = dict(model.named_parameters())
@@ -232,18 +223,18 @@ def distill(teacher, student, data, *, epochs=3, lr=None, batch_size=None, tempe
     if not isinstance(data, tuple | list) or len(data) != 2:
         raise ValueError("data must be a pair (X, y)")
     X, y = data
-    device = _device(student)
+    device = torch_device(student)
     with torch.no_grad():
         teacher.eval()
         student_was = student.training
         student.eval()
-        probe = _tensor(X[:2], device)
-        t_out, s_out = teacher(probe.to(_device(teacher))), student(probe)
+        probe = as_torch_input(X[:2], device)
+        t_out, s_out = teacher(probe.to(torch_device(teacher))), student(probe)
         student.train(student_was)
     if t_out.shape != s_out.shape:
         raise ValueError(f"student outputs shape {tuple(s_out.shape[1:])} per row but the teacher "
                          f"outputs {tuple(t_out.shape[1:])}")
-    if _device(teacher) != device:
+    if torch_device(teacher) != device:
         teacher = copy.deepcopy(teacher).to(device)
     return fit_module(student, X, y, epochs=epochs, lr=lr, batch_size=batch_size, teacher=teacher,
                       loss=loss, temperature=temperature, alpha=alpha, valid=valid,
@@ -251,32 +242,21 @@ def distill(teacher, student, data, *, epochs=3, lr=None, batch_size=None, tempe
 
 
 def _progress_view() -> Callable:
-    """A widget in notebooks, a text line elsewhere: epoch, loss, validation metric."""
-    from ..display import in_notebook
+    """A tqdm bar (a widget in notebooks, text elsewhere): epoch, loss, validation metric."""
+    from tqdm.auto import tqdm
 
-    if in_notebook():
-        import ipywidgets as W
-        from IPython.display import display
+    bar = None
 
-        bar, label = W.IntProgress(min=0, max=1), W.Label()
-        display(W.HBox([bar, label]))
+    def update(res: FitResult, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="fine-tuning", unit="epoch", leave=True)
+        bar.update(res.epochs - bar.n)
+        post = {"loss": f"{res.losses[-1]:.4f}"}
+        if res.metric_by_epoch:
+            post[res.metric] = f"{res.metric_by_epoch[-1]:.4f}"
+        bar.set_postfix(post)
+        if res.epochs >= total:
+            bar.close()
 
-        def update(res: FitResult, total: int) -> None:
-            bar.max, bar.value = total, res.epochs
-            label.value = _line(res, total)
-
-        return update
-
-    import sys
-
-    def write(res: FitResult, total: int) -> None:
-        sys.stderr.write(_line(res, total) + "\n")
-
-    return write
-
-
-def _line(res: FitResult, total: int) -> str:
-    text = f"fine-tuning epoch {res.epochs}/{total}: loss {res.losses[-1]:.4f}"
-    if res.metric_by_epoch:
-        text += f", validation {res.metric} {res.metric_by_epoch[-1]:.4f}"
-    return text
+    return update

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from ..evaluate import dumps, is_torch_module, measure_latency
+from ..measure import dumps, is_torch_module, measure_latency
 from .report import CompressReport
 
 __all__ = ["compress", "distill", "CompressReport", "QUANTIZE"]
@@ -61,7 +61,7 @@ def _check_finetune(model, finetune, epochs, lr, batch_size, loss) -> None:
 
 def distill(teacher, student, data, **kw):
     """Train ``student`` in place against ``teacher``'s outputs; see
-    :func:`aimauto_nb.compress.finetune.distill`."""
+    :func:`aimauto_nb.compression.finetune.distill`."""
     from .finetune import distill as _distill
 
     return _distill(teacher, student, data, **kw)
@@ -94,7 +94,7 @@ def compress(model, *, prune=None, structured=False, quantize=None, device=None,
     if finetune is not None and not is_torch_module(model):
         raise TypeError(f"finetune applies to PyTorch modules, not {type(model).__name__}")
     if is_torch_module(model):
-        from ._torch_flow import compress_torch
+        from .torch_flow import compress_torch
 
         if prune == "auto":
             raise ValueError('prune="auto" applies to tree ensembles; give torch models a fraction')
@@ -148,16 +148,12 @@ def _batch(model, data, rows=256):
 def _estimator_metric(model, kind, data):
     if data is None:
         return None, None
-    from sklearn.metrics import accuracy_score, r2_score
-
+    from .quality import quality
     from .trees import _is_classification, _labels
 
     X, y = data
     classification = _is_classification(model, kind, y)
-    pred = _labels(model, kind, model.predict(X), classification)
-    if classification:
-        return "accuracy", float(accuracy_score(y, pred))
-    return "r2", float(r2_score(y, pred))
+    return quality(y, _labels(model, kind, model.predict(X), classification), classification)
 
 
 def _compress_estimator(model, kind, prune, data, tolerance) -> CompressReport:

@@ -1,4 +1,5 @@
-"""Matplotlib figures of a search (object API only: safe from background threads)."""
+"""Matplotlib figures of a search, drawn from a :class:`~aimauto_nb.results.Snapshot`
+(object API only: safe from background threads)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ __all__ = ["pareto_figure", "history_figure"]
 _GREY, _FRONT, _BEST = "#b0b0b0", "#d62728", "#1f77b4"
 
 
-def pareto_figure(search, ax=None, size=(5.0, 3.6), layout="constrained") -> Figure:
+def pareto_figure(snap, ax=None, size=(5.0, 3.6), layout="constrained") -> Figure:
     """Primary metric against each other metric; the Pareto front highlighted, best marked.
 
     One metric: the metric against trial number. ``layout=None`` skips matplotlib's layout
     engine (fixed margins; several times faster to draw, used by the live panel).
     """
-    metrics = search.metrics
-    done = [r for r in search.trials if r.state == "complete"]
-    front = {r.number for r in search.pareto}
-    best = search.best
+    metrics = snap.metrics
+    done = [r for r in snap.trials if r.state == "complete"]
+    front = {r.number for r in snap.front}
+    best = snap.best
     others = metrics[1:] or [None]
     if ax is None:
         fig = Figure(figsize=(size[0] * len(others), size[1]), layout=layout)
@@ -46,7 +47,7 @@ def pareto_figure(search, ax=None, size=(5.0, 3.6), layout="constrained") -> Fig
                       zorder=3, label="best")
         a.set_xlabel("trial" if x is None else x.label)
         a.set_ylabel(y.label)
-        if x is not None and x.name in ("size", "latency") and pts:
+        if x is not None and x.log_scale and pts:
             vals = [xval(r) for r in done]
             if min(vals) > 0 and max(vals) / min(vals) > 20:
                 a.set_xscale("log")
@@ -56,10 +57,10 @@ def pareto_figure(search, ax=None, size=(5.0, 3.6), layout="constrained") -> Fig
     return fig
 
 
-def history_figure(search, size=(5.0, 3.0), layout="constrained") -> Figure:
+def history_figure(snap, size=(5.0, 3.0), layout="constrained") -> Figure:
     """Each trial's primary metric by trial number, with the best so far as a step line."""
-    m = search.metrics[0]
-    done = [r for r in search.trials if r.state == "complete"]
+    m = snap.metrics[0]
+    done = [r for r in snap.trials if r.state == "complete"]
     fig = Figure(figsize=size, layout=layout)
     if layout is None:
         _margins(fig)

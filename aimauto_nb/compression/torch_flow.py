@@ -5,20 +5,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..evaluate import measure_latency
+from ..measure import as_torch_input, measure_latency, torch_device
+from .quality import quality
 from .report import CompressReport
-from .torch import prune_structured, prune_unstructured, quantize_int8, state_size
-
-
-def _device_of(model) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
+from .torch_ops import prune_structured, prune_unstructured, quantize_int8, state_size
 
 
 def _input_batch(model, data, device, rows=256):
     if data is not None:
-        X = np.asarray(data[0], dtype=np.float32)
-        return torch.as_tensor(X, device=device)
+        return as_torch_input(data[0], device)
     layers = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
     first = next((m for m in model.modules() if isinstance(m, layers)), None)
     if not isinstance(first, torch.nn.Linear):
@@ -33,18 +28,14 @@ def _outputs(model, X):
 
 
 def _metric(out: torch.Tensor, y) -> tuple[str, float]:
-    from sklearn.metrics import accuracy_score, r2_score
-
     y = np.asarray(y)
-    if y.dtype.kind in "iub" and out.ndim == 2 and out.shape[1] > 1:
-        return "accuracy", float(accuracy_score(y, out.argmax(dim=1).numpy()))
-    return "r2", float(r2_score(y.reshape(len(y), -1), out.reshape(len(y), -1).numpy()))
+    return quality(y, out.numpy(), y.dtype.kind in "iub" and out.ndim == 2 and out.shape[1] > 1)
 
 
 def compress_torch(model, prune, structured, quantize, device, data, finetune=None,
                    teacher=None, epochs=3, lr=None, batch_size=None, loss=None,
                    progress=True) -> CompressReport:
-    dev = torch.device(device) if device is not None else _device_of(model)
+    dev = torch.device(device) if device is not None else torch_device(model)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' but no CUDA device is available")
     model.to(dev)

@@ -27,9 +27,10 @@ import time
 import ipywidgets as W
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from ..metrics import format_value
 from .plots import history_figure, pareto_figure
 
-__all__ = ["Panel", "format_value"]
+__all__ = ["Panel"]
 
 _HIDE_STATIC = "<style>.aimauto-static{display:none}</style>"
 _STATE_COLOUR = {"running": "#1f77b4", "pending": "#1f77b4", "done": "#2ca02c",
@@ -39,20 +40,9 @@ _ROW_STATE = {"complete": "", "failed": "color:#d62728", "pruned": "color:#888",
 RECENT_ROWS = 10
 
 
-def format_value(metric, v) -> str:
-    """A metric value for people: sizes in kB/MB, latencies in µs/ms, the rest to 4 digits."""
-    if v is None:
-        return ""
-    if metric is not None and metric.name == "size":
-        for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-            if abs(v) >= scale:
-                return f"{v / scale:.3g} {unit}"
-        return f"{v:.0f} B"
-    if metric is not None and metric.name == "latency":
-        return f"{v * 1000:.3g} µs/row" if abs(v) < 1 else f"{v:.3g} ms/row"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+def _fmt(snap, name: str, v) -> str:
+    metric = next((m for m in snap.metrics if m.name == name), None)
+    return format_value(metric, v)
 
 
 def _png(fig) -> bytes:
@@ -66,7 +56,7 @@ def _esc(v) -> str:
 
 
 class Panel:
-    """The widget view of one :class:`~aimauto_nb.search.Search` (read-only but for Stop)."""
+    """The widget view of one :class:`~aimauto_nb.facade.Search` (read-only but for Stop)."""
 
     def __init__(self, search, *, namespace=None, text_interval=0.25, chart_interval=0.8):
         self.search = search
@@ -127,8 +117,10 @@ class Panel:
             W.HBox([self.pareto_image, self.history_image]),
             self.tabs,
         ], layout=W.Layout(border="1px solid #ddd", padding="6px"))
-        self._render_text()  # charts are drawn by the renderer thread: the magic returns at once
+        self._snap = search.snapshot()
+        self._render_text(self._snap)  # charts are drawn by the renderer thread: the magic returns at once
         search.add_listener(self._on_change)
+        search.add_listener(self._on_wait, on_wait=True)
 
     # ------------------------------------------------------------------ display
 
@@ -151,19 +143,24 @@ class Panel:
 
     def _bundle(self) -> dict:
         data = dict(self.box._repr_mimebundle_())
-        data["text/plain"] = self.search.status_line()
+        data["text/plain"] = self.search.snapshot().status_line()
         return data
 
-    def _static_bundle(self) -> dict:
-        if self.search.running:
+    def _static_bundle(self, snap=None) -> dict:
+        snap = snap or self.search.snapshot()
+        if snap.running:
             return {"text/html": "<div class='aimauto-static'></div>", "text/plain": ""}
-        return {"text/html": f"<div class='aimauto-static'>{self.snapshot_html()}</div>",
-                "text/plain": self.search.status_line()}
+        return {"text/html": f"<div class='aimauto-static'>{self.snapshot_html(snap)}</div>",
+                "text/plain": snap.status_line()}
 
     # ------------------------------------------------------------------ updates
 
     def _on_change(self, search) -> None:
         self._wake.set()
+
+    def _on_wait(self, search) -> None:
+        # From the waiting cell, so a notebook runner records the final snapshot too.
+        self.refresh(final=True)
 
     def _loop(self) -> None:
         while True:
@@ -179,60 +176,57 @@ class Panel:
         self.refresh(final=True)
 
     def refresh(self, final: bool = False) -> None:
-        """Bring every widget up to date; ``final`` also writes the static snapshot."""
+        """Bring every widget up to date from one snapshot; ``final`` also writes the
+        static snapshot."""
         with self._lock:
-            self._render_text()
-            self._render_charts(force=final)
+            snap = self.search.snapshot()
+            self._snap = snap
+            self._render_text(snap)
+            self._render_charts(snap, force=final)
             self.renders += 1
-            if final and not self.search.running and self._static is not None:
-                self._static.update(self._static_bundle(), raw=True)
+            if final and not snap.running and self._static is not None:
+                self._static.update(self._static_bundle(snap), raw=True)
 
-    def _render_text(self) -> None:
-        s = self.search
-        c = s.counts()
-        done = c["complete"] + c["failed"] + c["pruned"]
+    def _render_text(self, snap) -> None:
+        done = snap.finished
         fraction, label = 0.0, f"{done} trials"
-        if s.trials_budget:
-            fraction = done / s.trials_budget
-            label = f"{done}/{s.trials_budget} trials"
-        if s.timeout:
-            fraction = max(fraction, min(1.0, s.elapsed / s.timeout))
-            label += f" · {s.elapsed:.0f}/{s.timeout:.0f} s"
+        if snap.budget:
+            fraction = done / snap.budget
+            label = f"{done}/{snap.budget} trials"
+        if snap.timeout:
+            fraction = max(fraction, min(1.0, snap.elapsed / snap.timeout))
+            label += f" · {snap.elapsed:.0f}/{snap.timeout:.0f} s"
         else:
-            label += f" · {s.elapsed:.1f} s"
-        if not s.running:
+            label += f" · {snap.elapsed:.1f} s"
+        if not snap.running:
             fraction = 1.0
-        style = {"done": "success", "stopped": "warning", "failed": "danger"}.get(s.state, "info")
-        records = s.trials
-        front = s.pareto
-        best = s.best
+        style = {"done": "success", "stopped": "warning", "failed": "danger"}.get(snap.state, "info")
         widgets = [self.header, self.progress, self.progress_label, self.summary, self.table,
                    self.errors, self.stop_button, self.picker]
         with contextlib.ExitStack() as stack:
             for w in widgets:
                 stack.enter_context(w.hold_sync())
-            self.header.value = self._header_html()
+            self.header.value = self._header_html(snap)
             self.progress.value = fraction
             self.progress.bar_style = style
             self.progress_label.value = label
-            self.stop_button.disabled = not s.running
-            self.summary.value = self._summary_html(c, best)
-            self.table.value = self._table_html(records, front, best)
-            self.errors.value = self._errors_html(records)
-            self._set_picker(front, best)
+            self.stop_button.disabled = not snap.running
+            self.summary.value = self._summary_html(snap)
+            self.table.value = self._table_html(snap)
+            self.errors.value = self._errors_html(snap)
+            self._set_picker(snap)
 
-    def _render_charts(self, force: bool = False) -> None:
-        s = self.search
+    def _render_charts(self, snap, force: bool = False) -> None:
         now = time.monotonic()
-        best = s.best
-        key = (sum(r.state == "complete" for r in s.trials), best.number if best else None)
+        best = snap.best
+        key = (snap.counts["complete"], best.number if best else None)
         # Drawing holds the GIL for 0.1-0.3 s: keep it to ~5 % of the wall time.
         gap = max(self._chart_interval, 20 * self._chart_cost)
         if key == self._chart_key or (not force and now - self._chart_at < gap):
             return
         self._chart_key = key
-        self._pareto_png = _png(pareto_figure(s, size=(4.2, 3.0), layout=None))
-        history = _png(history_figure(s, size=(3.6, 3.0), layout=None))
+        self._pareto_png = _png(pareto_figure(snap, size=(4.2, 3.0), layout=None))
+        history = _png(history_figure(snap, size=(3.6, 3.0), layout=None))
         self._chart_at = time.monotonic()
         self._chart_cost = self._chart_at - now
         with self.pareto_image.hold_sync(), self.history_image.hold_sync():
@@ -241,35 +235,34 @@ class Panel:
 
     # ------------------------------------------------------------------ HTML pieces
 
-    def _header_html(self) -> str:
-        s = self.search
-        colour = _STATE_COLOUR.get(s.state, "#333")
+    def _header_html(self, snap) -> str:
+        colour = _STATE_COLOUR.get(snap.state, "#333")
         err = ""
-        if s.state == "failed" and s.error is not None:
-            err = f"<div style='color:#d62728'>{_esc(s.error)}</div>"
-        return (f"{_HIDE_STATIC}<b>{_esc(s.name)}</b> · {_esc(s.strategy)} · {_esc(s.protocol)} · "
-                f"<span class='aimauto-state' style='color:{colour};font-weight:bold'>"
-                f"{_esc(s.state)}</span>{err}")
+        if snap.state == "failed" and snap.error is not None:
+            err = f"<div style='color:#d62728'>{_esc(snap.error)}</div>"
+        return (f"{_HIDE_STATIC}<b>{_esc(snap.name)}</b> · {_esc(snap.strategy)} · "
+                f"{_esc(snap.protocol)} · <span class='aimauto-state' style='color:{colour};"
+                f"font-weight:bold'>{_esc(snap.state)}</span>{err}")
 
-    def _summary_html(self, c: dict, best) -> str:
+    def _summary_html(self, snap) -> str:
+        c, best = snap.counts, snap.best
         counts = (f"{c['complete']} complete · {c['failed']} failed · {c['pruned']} pruned · "
                   f"{c['running']} running")
         if best is None:
             return f"<div>{counts}</div><div>best: –</div>"
-        metrics = {m.name: m for m in self.search.metrics}
-        vals = ", ".join(f"{_esc(k)} = <b>{_esc(format_value(metrics.get(k), v))}</b>"
-                         for k, v in best.values.items())
+        vals = ", ".join(f"{_esc(k)} = <b>{_esc(_fmt(snap, k, v))}</b>" for k, v in best.values.items())
         params = ", ".join(f"{_esc(k)}={_esc(_short(v))}" for k, v in best.params.items())
         return (f"<div>{counts}</div><div>best (trial {best.number}): {vals}</div>"
                 f"<div style='color:#555;font-size:90%'>{params}</div>")
 
-    def _table_html(self, records, front, best) -> str:
-        s = self.search
-        on_front = {r.number for r in front}
+    def _table_html(self, snap) -> str:
+        records, best = snap.trials, snap.best
+        on_front = {r.number for r in snap.front}
         recent = records[-RECENT_ROWS:]
-        rows = sorted({r.number: r for r in list(front) + recent}.values(), key=lambda r: r.number)
+        rows = sorted({r.number: r for r in list(snap.front) + list(recent)}.values(),
+                      key=lambda r: r.number)
         params = sorted({k for r in rows for k in r.params})
-        head = (["#", "state"] + [m.label for m in s.metrics] + params + ["s", "error"])
+        head = (["#", "state"] + [m.label for m in snap.metrics] + params + ["s", "error"])
         out = ["<table class='aimauto-trials' style='font-size:85%;border-collapse:collapse'>",
                "<tr>" + "".join(f"<th style='text-align:left;padding:0 6px'>{_esc(h)}</th>"
                                 for h in head) + "</tr>"]
@@ -277,52 +270,50 @@ class Panel:
             mark = " ★" if best is not None and r.number == best.number else (
                 " ◆" if r.number in on_front else "")
             cells = [f"{r.number}{mark}", r.state]
-            cells += [format_value(m, r.values.get(m.name)) for m in s.metrics]
+            cells += [m.format(r.values.get(m.name)) for m in snap.metrics]
             cells += [_short(r.params.get(p, "")) for p in params]
             cells += [f"{r.duration:.2f}" if r.duration is not None else "",
-                      (r.error or "").strip().splitlines()[-1][:80] if r.error else ""]
+                      (r.error_line or "")[:80]]
             out.append(f"<tr style='{_ROW_STATE.get(r.state, '')}'>" + "".join(
                 f"<td style='padding:0 6px'>{_esc(v)}</td>" for v in cells) + "</tr>")
         out.append("</table>")
         if len(records) > len(rows):
             out.append(f"<div style='color:#888;font-size:85%'>★ best · ◆ Pareto front · "
-                       f"{len(records) - len(rows)} more trials in <code>{_esc(s.name)}.trials"
+                       f"{len(records) - len(rows)} more trials in <code>{_esc(snap.name)}.trials"
                        "</code></div>")
         return "".join(out)
 
-    def _errors_html(self, records) -> str:
-        failed = [r for r in records if r.state == "failed"]
+    def _errors_html(self, snap) -> str:
+        failed = [r for r in snap.trials if r.state == "failed"]
         if not failed:
             return "<i>no failed trials</i>"
         out = []
         for r in failed[-50:]:
-            last = (r.error or "").strip().splitlines()[-1] if r.error else "failed"
+            last = r.error_line or "failed"
             out.append(f"<details><summary>trial {r.number}: {_esc(last[:120])}</summary>"
                        f"<pre style='font-size:80%;white-space:pre-wrap'>{_esc(r.error or '')}"
                        "</pre></details>")
         return "".join(out)
 
-    def snapshot_html(self) -> str:
+    def snapshot_html(self, snap=None) -> str:
         """The final state as plain HTML: header, summary, Pareto chart and trial table."""
-        s = self.search
-        records, front, best = s.trials, s.pareto, s.best
+        snap = snap or self.search.snapshot()
         img = ""
         if self._pareto_png:
             b64 = base64.b64encode(self._pareto_png).decode()
             img = f"<img class='aimauto-snapshot-chart' src='data:image/png;base64,{b64}'/>"
-        return (f"<div class='aimauto-snapshot'>{self._header_html().replace(_HIDE_STATIC, '')}"
-                f"<div>{_esc(s.status_line())}</div>"
-                f"{self._summary_html(s.counts(), best)}{img}"
-                f"{self._table_html(records, front, best)}</div>")
+        return (f"<div class='aimauto-snapshot'>{self._header_html(snap).replace(_HIDE_STATIC, '')}"
+                f"<div>{_esc(snap.status_line())}</div>"
+                f"{self._summary_html(snap)}{img}{self._table_html(snap)}</div>")
 
     # ------------------------------------------------------------------ interaction
 
-    def _set_picker(self, front, best) -> None:
-        metrics = {m.name: m for m in self.search.metrics}
+    def _set_picker(self, snap) -> None:
+        best = snap.best
         options = []
-        for r in front:
+        for r in snap.front:
             star = " ★" if best is not None and r.number == best.number else ""
-            vals = ", ".join(f"{k}={format_value(metrics.get(k), v)}" for k, v in r.values.items())
+            vals = ", ".join(f"{k}={_fmt(snap, k, v)}" for k, v in r.values.items())
             options.append((f"trial {r.number}{star}: {vals}", r.number))
         if options == self._picker_options:
             return
@@ -341,11 +332,11 @@ class Panel:
         if n is None:
             self.pick_info.value = ""
             return
-        rec = next((r for r in self.search.trials if r.number == n), None)
+        snap = self.search.snapshot()
+        rec = next((r for r in snap.trials if r.number == n), None)
         if rec is None:
             return
-        metrics = {m.name: m for m in self.search.metrics}
-        vals = "".join(f"<tr><td>{_esc(k)}</td><td><b>{_esc(format_value(metrics.get(k), v))}"
+        vals = "".join(f"<tr><td>{_esc(k)}</td><td><b>{_esc(_fmt(snap, k, v))}"
                        "</b></td></tr>" for k, v in rec.values.items())
         params = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(_short(v))}</td></tr>"
                          for k, v in rec.params.items())

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from .quality import quality
+
 __all__ = ["kind_of", "prune_boosting", "prune_forest", "prune_linear"]
 
 
@@ -32,9 +34,7 @@ def kind_of(model) -> str | None:
 
 
 def _metric(y, pred, classification: bool) -> float:
-    from sklearn.metrics import accuracy_score, r2_score
-
-    return float(accuracy_score(y, pred) if classification else r2_score(y, pred))
+    return quality(y, pred, classification)[1]
 
 
 def n_iterations(model, kind) -> int:

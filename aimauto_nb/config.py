@@ -1,0 +1,121 @@
+"""A search's settings, validated once. :func:`aimauto_nb.search`, the ``%%aimsearch``
+magic and the ``tune`` form all build a :class:`SearchConfig`, so every check (and its
+message) exists in one place and runs before any work starts."""
+
+from __future__ import annotations
+
+import numbers
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .capture import CellProgram
+from .evaluate import Dataset
+from .executors import check_executor, default_jobs
+from .metrics import Metric, parse_metrics
+from .strategies import check_pruner, check_strategy, grid_size
+from .study import check_storage
+
+__all__ = ["SearchConfig", "check_positive", "check_budget", "check_name"]
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+def check_positive(name: str, value, integer: bool = False) -> None:
+    """Raise unless ``value`` is None or a positive number (an integer if asked)."""
+    if value is None:
+        return
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+        raise ValueError(f"{name} must be a positive {'integer' if integer else 'number'}, "
+                         f"got {value!r}")
+
+
+def check_budget(trials, timeout, strategy) -> None:
+    """A search needs trials=, timeout= or both (a grid defaults to its size)."""
+    if trials is None and timeout is None and strategy != "grid":
+        raise ValueError("give a budget: trials=N, timeout=SECONDS, or both "
+                         "(strategy='grid' defaults to the grid's size)")
+
+
+def check_name(name: str) -> None:
+    """Study names become file names (kept models): letters, digits, ``_ . -`` only."""
+    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
+        raise ValueError(f"name must be letters, digits, '_', '.' or '-' (no path "
+                         f"separators), got {name!r}")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything a search is told, checked and normalised. Build it with :meth:`build`."""
+
+    program: CellProgram
+    data: Dataset | None
+    metrics: tuple[Metric, ...]
+    trials: int | None
+    timeout: float | None
+    strategy: Any
+    pruner: Any
+    jobs: int | None
+    executor: Any
+    storage: Any
+    name: str
+    resume: bool
+    seed: int | None
+    trial_timeout: float | None
+    namespace: dict = field(repr=False)
+
+    @property
+    def protocol(self) -> str:
+        return self.data.protocol if self.data is not None else "score set by the cell"
+
+    @property
+    def strategy_name(self) -> str:
+        return self.strategy if isinstance(self.strategy, str) else type(self.strategy).__name__
+
+    @classmethod
+    def build(cls, source: str | Callable, *, data=None, valid=None, cv=None,
+              metrics=("auto",), trials: int | None = None, timeout: float | None = None,
+              strategy="auto", jobs: int | None = None, executor="thread", storage=None,
+              name: str | None = None, resume: bool = False, seed: int | None = None,
+              pruner=None, trial_timeout: float | None = None,
+              namespace: dict | None = None) -> SearchConfig:
+        """Validate every argument of :func:`aimauto_nb.search` (see there), cheapest first."""
+        check_positive("jobs", jobs, integer=True)
+        check_positive("trials", trials, integer=True)
+        check_positive("timeout", timeout)
+        check_positive("trial_timeout", trial_timeout)
+        check_strategy(strategy)
+        check_budget(trials, timeout, strategy)
+        check_executor(executor)
+        check_pruner(pruner)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"seed must be an integer, got {seed!r}")
+        name = "search" if name is None else name
+        check_name(name)
+        check_storage(storage)
+        program = CellProgram(source)
+        ds = Dataset.build(data, valid=valid, cv=cv, seed=seed)
+        parsed = parse_metrics(metrics, ds.task if ds else "unknown")
+        if ds is None:
+            _check_without_data(program, parsed)
+        if strategy == "grid":
+            size = grid_size(program.space)
+            trials = size if trials is None else min(trials, size)
+        return cls(program=program, data=ds, metrics=parsed, trials=trials, timeout=timeout,
+                   strategy=strategy, pruner=pruner, jobs=default_jobs(executor, jobs),
+                   executor=executor, storage=storage, name=name, resume=bool(resume),
+                   seed=seed, trial_timeout=trial_timeout, namespace=dict(namespace or {}))
+
+
+def _check_without_data(program: CellProgram, metrics) -> None:
+    space = program.space
+    if program.build is None and "score" not in space.assigned:
+        raise ValueError("the cell defines `model` but no data was given: pass data=(X, y)")
+    computed = [m.name for m in metrics if m.computed]
+    if computed:
+        raise ValueError(f"metrics {computed} are computed on data: pass data=(X, y), "
+                         "or have the cell set score")
+    if any(m.name == "latency" for m in metrics):
+        raise ValueError("metric latency needs data=(X, y) to time predictions on")

@@ -1,0 +1,212 @@
+"""The ask/tell loop that runs in a search's background thread: ask Optuna for trials,
+keep ``jobs`` of them running on the executor, tell the results, and stop on the budget,
+``stop()``, repeated identical failures, or a lost executor. Trials past their time limit
+are failed (and killed where the executor can). Multi-objective pruning decides on the
+first metric in a single-objective shadow study."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import TrialState
+
+from .capture import format_error
+from .channel import Broker
+from .config import SearchConfig
+from .executors import make_runner
+from .models import KeptModels
+from .results import Results, TrialRecord
+from .trial import Reply, Spec
+
+__all__ = ["Driver", "SearchError", "FAIL_FAST"]
+
+FAIL_FAST = 5
+_TELL_STATE = {"complete": TrialState.COMPLETE, "failed": TrialState.FAIL,
+               "pruned": TrialState.PRUNED}
+
+
+class SearchError(RuntimeError):
+    """The search itself could not go on (not a single failing trial)."""
+
+
+@dataclass
+class _Running:
+    number: int
+    trial: optuna.Trial
+    start: float
+
+
+class Driver:
+    """One search's loop. ``run()`` is the thread's target; it always ends by setting a
+    final state (done, stopped or failed) on ``results``."""
+
+    def __init__(self, config: SearchConfig, study: optuna.Study, spec: Spec, results: Results,
+                 kept: KeptModels, pruner, retry: list[dict], notify):
+        self.config = config
+        self.study = study
+        self.spec = spec
+        self.results = results
+        self.kept = kept
+        self.pruner = pruner
+        self.stop_event = threading.Event()
+        self.jobs = config.jobs
+        self.launched = 0
+        self._retry = list(retry)
+        self._notify = notify
+        self._shadow = None
+        self._shadow_trials: dict[int, optuna.Trial] = {}
+        self._broker: Broker | None = None
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self) -> None:
+        runner = None
+        first_errors: list[str] = []
+        inflight: dict[Future, _Running] = {}
+        try:
+            if self.pruner is not None and len(self.config.metrics) > 1:
+                # Optuna's pruners refuse multi-objective studies: they decide on the first
+                # metric in an in-memory single-objective twin of the study.
+                self._shadow = optuna.create_study(direction=self.config.metrics[0].direction,
+                                                   pruner=self.pruner)
+            self._broker = Broker(self.study, self._prune_decision if self.pruner else None)
+            runner = make_runner(self.config.executor, self.jobs, self._broker, self.spec)
+            self.jobs = runner.slots
+            while True:
+                runner.check()
+                self._launch(runner, inflight)
+                if not inflight:
+                    break
+                done, _ = wait(list(inflight), timeout=0.05, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    run = inflight.pop(fut)
+                    rec = self._finish(run, self._reply(fut, run))
+                    self._fail_fast(first_errors, rec)
+                self._expire(runner, inflight)
+            final = "stopped" if self.stop_event.is_set() else "done"
+            error = None
+        except BaseException as e:  # the driver must always end in a final state
+            final, error = "failed", e
+            for fut, run in list(inflight.items()):
+                if runner is not None:
+                    runner.kill(fut)
+                self._finish(run, self._failed(run, f"cancelled: {type(e).__name__}"))
+        finally:
+            if runner is not None:
+                runner.shutdown()
+        self.results.set_state(final, error)
+        self._notify()
+
+    def _may_launch(self) -> bool:
+        c = self.config
+        if self.stop_event.is_set():
+            return False
+        if c.trials is not None and self.launched >= c.trials:
+            return False
+        return c.timeout is None or self.results.elapsed < c.timeout
+
+    def _launch(self, runner, inflight: dict) -> None:
+        while len(inflight) < self.jobs and self._may_launch():
+            if self._retry:
+                self.study.enqueue_trial(self._retry.pop(0))
+            trial = self.study.ask()
+            self._broker.register(trial)
+            self.results.put(TrialRecord(trial.number, started=dt.datetime.now()))
+            self.launched += 1
+            inflight[runner.submit(trial.number)] = _Running(trial.number, trial, time.monotonic())
+            self._notify()
+
+    def _fail_fast(self, first_errors: list[str], rec: TrialRecord) -> None:
+        if len(first_errors) >= FAIL_FAST:
+            return
+        first_errors.append(rec.error if rec.state == "failed" else "")
+        if (len(first_errors) == FAIL_FAST and all(first_errors)
+                and len({e.strip().splitlines()[-1] for e in first_errors}) == 1):
+            raise SearchError(f"the first {FAIL_FAST} trials all failed with the same error, so "
+                              f"the search stopped:\n{rec.error}")
+
+    def _expire(self, runner, inflight: dict) -> None:
+        """Fail trials past ``trial_timeout``; on stop, cancel what the runner can kill."""
+        now = time.monotonic()
+        for fut, run in list(inflight.items()):
+            if self._timed_out(run, now):
+                runner.kill(fut)
+                del inflight[fut]
+                self._finish(run, self._failed(
+                    run, f"TimeoutError: trial ran past trial_timeout={self.config.trial_timeout}s"
+                         + (" and its worker was killed" if runner.kills else "")))
+            elif self.stop_event.is_set() and runner.kills:
+                runner.kill(fut)
+                del inflight[fut]
+                self._finish(run, self._failed(run, "cancelled: the search was stopped"))
+
+    def _timed_out(self, run: _Running, now: float) -> bool:
+        """Past ``trial_timeout`` since the worker started it (a worker that never starts
+        the trial gets another minute for its own start-up)."""
+        limit = self.config.trial_timeout
+        if limit is None:
+            return False
+        began = self._broker.started_at.get(run.number)
+        if began is None:
+            return now - run.start > limit + 60
+        return now - began > limit
+
+    # ------------------------------------------------------------------ pruning
+
+    def _prune_decision(self, trial: optuna.Trial, value: float, step: int) -> bool:
+        if self._shadow is None:
+            trial.report(value, step)
+            return trial.should_prune()
+        with self.results.lock:
+            shadow = self._shadow_trials.get(trial.number)
+            if shadow is None:
+                shadow = self._shadow_trials[trial.number] = self._shadow.ask()
+        shadow.report(value, step)
+        return shadow.should_prune()
+
+    # ------------------------------------------------------------------ results
+
+    def _reply(self, fut: Future, run: _Running) -> Reply:
+        try:
+            return fut.result()
+        except BaseException as e:
+            return Reply(run.number, "failed", error="worker error: " + format_error(e),
+                         duration=time.monotonic() - run.start)
+
+    @staticmethod
+    def _failed(run: _Running, error: str) -> Reply:
+        return Reply(run.number, "failed", error=error, duration=time.monotonic() - run.start)
+
+    def _finish(self, run: _Running, reply: Reply) -> TrialRecord:
+        """Tell Optuna, record the trial, keep its model if it is on the front."""
+        self._broker.release(run.number)
+        trial, state = run.trial, reply.state
+        if reply.choice_index:
+            trial.set_user_attr("aimauto_nb.choice_index", reply.choice_index)
+        values = [reply.values[m.name] for m in self.config.metrics] if state == "complete" else None
+        if state != "complete":
+            trial.set_user_attr("aimauto_nb.error", (reply.error or "")[-4000:])
+        self.study.tell(trial, values, state=_TELL_STATE[state], skip_if_finished=True)
+        shadow = self._shadow_trials.pop(run.number, None)
+        if shadow is not None:
+            self._shadow.tell(shadow, values[0] if values else None, state=_TELL_STATE[state])
+        old = self.results.get(run.number)
+        rec = TrialRecord(
+            run.number, state=state, params=dict(trial.params),
+            values=dict(reply.values) if state == "complete" else {}, duration=reply.duration,
+            error=reply.error, started=old.started if old else None,
+            choice_index=dict(reply.choice_index),
+            intermediate=dict(self._broker.intermediate.pop(run.number, {})))
+        if self.results.put(rec):
+            model = reply.model_bytes if reply.model_bytes is not None else reply.model
+            if model is not None:
+                self.kept.keep(rec.number, model, reply.refit)
+        if state == "complete":
+            self.kept.retain(self.results.keep_numbers())
+        self._notify()
+        return rec

@@ -1,0 +1,159 @@
+"""The metric registry: each objective's name, direction, unit, the task it fits, how it is
+computed (a scikit-learn scorer, a cost measured by :mod:`aimauto_nb.measure`, or a key of
+the cell's ``score``), and how its values are shown."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Metric", "METRICS", "COSTS", "parse_metrics", "check_task"]
+
+COSTS = ("size", "latency", "fit_time")
+TASKS = ("classification", "regression")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named objective.
+
+    Parameters
+    ----------
+    name : str
+        As written in ``metrics=`` and shown in tables.
+    direction : {"maximize", "minimize"}
+    scorer : str or None
+        The scikit-learn scorer that computes it on validation data; ``None`` for costs
+        and for custom metrics (keys of the cell's ``score`` dict).
+    unit : str
+        Shown beside the name in charts ("bytes", "ms/row", "s").
+    task : {"classification", "regression"} or None
+        The only task it applies to, if any.
+    """
+
+    name: str
+    direction: str
+    scorer: str | None = None
+    unit: str = ""
+    task: str | None = None
+
+    @property
+    def is_cost(self) -> bool:
+        return self.name in COSTS
+
+    @property
+    def computed(self) -> bool:
+        """Computed by the search from a fitted model and validation data."""
+        return self.scorer is not None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.unit})" if self.unit else self.name
+
+    @property
+    def log_scale(self) -> bool:
+        """Charts put it on a log axis when its values span orders of magnitude."""
+        return self.name in ("size", "latency")
+
+    def better(self, a: float, b: float) -> bool:
+        return a > b if self.direction == "maximize" else a < b
+
+    def format(self, v) -> str:
+        """A value for people: sizes in kB/MB, latencies in µs/ms, the rest to 4 digits."""
+        return format_value(self, v)
+
+    def score(self, estimator, X, y) -> float:
+        """The metric of a fitted estimator on (X, y), through scikit-learn's scorer (which
+        picks predict, predict_proba or decision_function)."""
+        from sklearn.metrics import get_scorer, log_loss, make_scorer
+
+        name = self.scorer
+        if self.name == "f1":
+            labels = np.unique(np.asarray(y))
+            name = "f1" if len(labels) <= 2 and set(labels.tolist()) <= {0, 1} else "f1_macro"
+        elif self.name == "roc_auc" and len(np.unique(np.asarray(y))) > 2:
+            name = "roc_auc_ovr"
+        elif self.name == "log_loss":  # the model's classes, even those a fold lacks
+            scorer = make_scorer(log_loss, greater_is_better=False, response_method="predict_proba",
+                                 labels=getattr(estimator, "classes_", None))
+            return -float(scorer(estimator, X, y))
+        value = float(get_scorer(name)(estimator, X, y))
+        return -value if name.startswith("neg_") else value
+
+
+def format_value(metric: Metric | None, v) -> str:
+    """``metric.format(v)``; without a metric, numbers to 4 significant digits."""
+    if v is None:
+        return ""
+    if metric is not None and metric.name == "size":
+        for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+            if abs(v) >= scale:
+                return f"{v / scale:.3g} {unit}"
+        return f"{v:.0f} B"
+    if metric is not None and metric.name == "latency":
+        return f"{v * 1000:.3g} µs/row" if abs(v) < 1 else f"{v:.3g} ms/row"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("accuracy", "maximize", "accuracy", task="classification"),
+        Metric("balanced_accuracy", "maximize", "balanced_accuracy", task="classification"),
+        Metric("f1", "maximize", "f1", task="classification"),
+        Metric("roc_auc", "maximize", "roc_auc", task="classification"),
+        Metric("log_loss", "minimize", "neg_log_loss", task="classification"),
+        Metric("r2", "maximize", "r2", task="regression"),
+        Metric("rmse", "minimize", "neg_root_mean_squared_error", task="regression"),
+        Metric("mae", "minimize", "neg_mean_absolute_error", task="regression"),
+        Metric("size", "minimize", unit="bytes"),
+        Metric("latency", "minimize", unit="ms/row"),
+        Metric("fit_time", "minimize", unit="s"),
+    ]
+}
+
+
+def parse_metrics(spec: str | Sequence[str], task: str = "unknown") -> tuple[Metric, ...]:
+    """Metric objects for names like ``"accuracy,size"`` or ``["auto", "loss:min"]``.
+
+    ``auto`` is accuracy for classification, r2 for regression, and the cell's own
+    ``score`` (maximised) when there is no data. A metric that does not fit ``task``
+    (``roc_auc`` on a regression target) is refused here, before any trial runs.
+    """
+    names = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
+    if not names or any(not isinstance(n, str) or not n for n in names):
+        raise ValueError(f"metrics must be a non-empty list of names, got {spec!r}")
+    out = []
+    for n in names:
+        if n == "auto":
+            n = {"regression": "r2", "unknown": "score:max"}.get(task, "accuracy")
+        if ":" in n:
+            base, _, d = n.partition(":")
+            if d not in ("max", "min") or not base:
+                raise ValueError(f"custom metric {n!r} must be written name:max or name:min")
+            out.append(Metric(base, "maximize" if d == "max" else "minimize"))
+            continue
+        if n not in METRICS:
+            valid = ", ".join(list(METRICS) + ["auto", "NAME:max", "NAME:min"])
+            raise ValueError(f"unknown metric {n!r}; valid metrics: {valid}")
+        out.append(METRICS[n])
+    seen = [m.name for m in out]
+    if len(set(seen)) != len(seen):
+        raise ValueError(f"metrics repeat a name: {seen}")
+    check_task(out, task)
+    return tuple(out)
+
+
+def check_task(metrics: Sequence[Metric], task: str) -> None:
+    """Refuse a metric that needs another task than the data's."""
+    if task not in TASKS:
+        return
+    wrong = [m.name for m in metrics if m.task is not None and m.task != task]
+    if wrong:
+        fits = [m for m, v in METRICS.items() if v.task == task]
+        raise ValueError(f"metric {', '.join(wrong)} does not apply to a {task} target (y); "
+                         f"{task} metrics: {', '.join(fits)}")

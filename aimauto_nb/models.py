@@ -1,0 +1,93 @@
+"""The fitted models a search keeps (the best and the Pareto-optimal trials'): in memory,
+mirrored as files beside a persistent storage so ``best_model`` works after a restart, and
+refit on all the data at first access when they were fitted on one CV fold."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+
+__all__ = ["ModelStore", "KeptModels"]
+
+
+class ModelStore:
+    """Fitted models of one study as files ``<folder>/<study>/trial-N.pkl``."""
+
+    def __init__(self, folder: Path | None, study_name: str):
+        self.folder = None if folder is None else folder / study_name
+
+    def path(self, number: int) -> Path:
+        return self.folder / f"trial-{number}.pkl"
+
+    def save(self, number: int, blob: bytes) -> None:
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.path(number).with_suffix(".tmp")
+        tmp.write_bytes(blob)
+        os.replace(tmp, self.path(number))
+
+    def load(self, number: int):
+        if self.folder is None or not self.path(number).exists():
+            return None
+        return cloudpickle.loads(self.path(number).read_bytes())
+
+    def delete(self, number: int) -> None:
+        if self.folder is not None:
+            self.path(number).unlink(missing_ok=True)
+
+
+class KeptModels:
+    """Models by trial number. ``refit_on`` is the (X, y) a CV-fitted model is refit on."""
+
+    def __init__(self, store: ModelStore, refit_on: tuple | None = None):
+        self.store = store
+        self._refit_on = refit_on
+        self._models: dict[int, Any] = {}
+        self._pending: set[int] = set()
+        self._lock = threading.Lock()
+
+    def keep(self, number: int, model, refit: bool) -> None:
+        """Keep a trial's model (an object, or its pickle from a worker process)."""
+        with self._lock:
+            self._models[number] = model
+            if refit:
+                self._pending.add(number)
+        if self.store.folder is not None:
+            self.store.save(number, model if isinstance(model, bytes) else cloudpickle.dumps(model))
+
+    def retain(self, numbers: set[int]) -> None:
+        """Drop every kept model not in ``numbers``."""
+        with self._lock:
+            dropped = [n for n in self._models if n not in numbers]
+            for n in dropped:
+                del self._models[n]
+                self._pending.discard(n)
+        for n in dropped:
+            self.store.delete(n)
+
+    def get(self, number: int):
+        """The fitted model of trial ``number``, or ``None`` when it was not kept."""
+        with self._lock:
+            m = self._models.get(number)
+            pending = number in self._pending
+        if m is None:
+            m = self.store.load(number)
+            if m is None:
+                return None
+            pending = self._refit_on is not None
+        if isinstance(m, bytes):
+            m = cloudpickle.loads(m)
+        if pending:
+            from sklearn.base import clone
+
+            m = clone(m).fit(*self._refit_on)
+        with self._lock:
+            if number in self._models:
+                self._models[number] = m
+                self._pending.discard(number)
+        return m

@@ -1,0 +1,82 @@
+"""Strategy and pruner registries: each name builds its own Optuna object, instances pass
+through, and strategies refuse spaces they cannot handle."""
+
+import optuna
+import pytest
+
+import aimauto_nb as an
+from aimauto_nb.analysis import analyze
+from aimauto_nb.metrics import parse_metrics
+from aimauto_nb.strategies import (
+    PRUNERS,
+    SAMPLERS,
+    STRATEGIES,
+    AutoPruner,
+    grid_size,
+    make_pruner,
+    make_sampler,
+)
+
+NUMERIC = analyze("a = hp.int(1, 3)\nb = hp.float(0, 1, step=0.5)\nscore = a + b\n")
+CHOICE = analyze("a = hp.choice(['x', 'y'])\nscore = 1\n")
+ONE = parse_metrics("score:max")
+
+EXPECTED = {
+    "auto": optuna.samplers.TPESampler, "tpe": optuna.samplers.TPESampler,
+    "random": optuna.samplers.RandomSampler, "grid": optuna.samplers.GridSampler,
+    "nsga2": optuna.samplers.NSGAIISampler, "gp": optuna.samplers.GPSampler,
+    "cmaes": optuna.samplers.CmaEsSampler,
+}
+
+
+def test_every_strategy_name_is_registered_and_documented():
+    assert set(STRATEGIES) == set(SAMPLERS) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_strategies_build_their_own_sampler(name):
+    sampler = make_sampler(name, ONE, NUMERIC, seed=0)
+    assert isinstance(sampler, EXPECTED[name])
+
+
+@pytest.mark.parametrize("name", [s for s in STRATEGIES if s != "grid"])
+def test_strategies_run(name):
+    """Each strategy drives a real search on its own sampler."""
+    s = an.search("x = hp.float(-2, 2)\nscore = -(x - 0.5) ** 2\n", metrics="score:max",
+                  trials=6, strategy=name, seed=1, display=False).wait()
+    assert s.state == "done" and s.counts()["complete"] == 6
+    assert isinstance(s.study.sampler, EXPECTED[name])
+    assert s.strategy == name
+
+
+def test_a_sampler_instance_is_used_as_is():
+    sampler = optuna.samplers.QMCSampler(seed=0)
+    assert make_sampler(sampler, ONE, NUMERIC, None) is sampler
+    s = an.search("x = hp.float(0, 1)\nscore = x\n", metrics="score:max", trials=4,
+                  strategy=sampler, display=False).wait()
+    assert s.study.sampler is sampler and s.strategy == "QMCSampler"
+
+
+def test_grid_size_and_refusals():
+    assert grid_size(NUMERIC) == 3 * 3
+    with pytest.raises(ValueError, match="finite space"):
+        grid_size(analyze("a = hp.float(0, 1)\nscore = a\n"))
+    with pytest.raises(ValueError, match="numeric parameters only"):
+        make_sampler("cmaes", ONE, CHOICE, None)
+    with pytest.raises(ValueError, match="single-objective"):
+        make_sampler("cmaes", parse_metrics("a:max,b:min"), NUMERIC, None)
+    with pytest.raises(ValueError, match="unknown strategy 'best'"):
+        make_sampler("best", ONE, NUMERIC, None)
+
+
+def test_pruners_by_name_and_instance():
+    assert set(PRUNERS) == {"none", "auto", "median", "halving", "hyperband"}
+    assert make_pruner(None) is None and make_pruner("none") is None
+    assert isinstance(make_pruner("auto"), AutoPruner)
+    assert isinstance(make_pruner("median"), optuna.pruners.MedianPruner)
+    assert isinstance(make_pruner("halving"), optuna.pruners.SuccessiveHalvingPruner)
+    assert isinstance(make_pruner("hyperband"), optuna.pruners.HyperbandPruner)
+    p = optuna.pruners.PercentilePruner(25.0)
+    assert make_pruner(p) is p
+    with pytest.raises(ValueError, match="unknown pruner 'often'"):
+        make_pruner("often")
