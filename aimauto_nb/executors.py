@@ -213,7 +213,8 @@ class ProcessRunner:
         if self._slots[i] is None:
             from loky import ProcessPoolExecutor
 
-            self._slots[i] = ProcessPoolExecutor(max_workers=1)
+            self._slots[i] = ProcessPoolExecutor(max_workers=1, initializer=_watch_parent,
+                                                 initargs=(os.getpid(),))
             self._fed[i] = False
         return self._slots[i]
 
@@ -231,7 +232,7 @@ class ProcessRunner:
             blob = cloudpickle.dumps(task)
             first = not self._fed[i]
             fut = ex.submit(_run_ns_blob, blob, self._ns_blob if first else None,
-                            self._data_key, self._data_blob if first else None, os.getpid())
+                            self._data_key, self._data_blob if first else None)
             self._fed[i] = True
             self._busy[i] = fut
             self._by_future[fut] = i
@@ -276,12 +277,9 @@ class ProcessRunner:
         self._server.close()
 
 
-def _run_ns_blob(blob: bytes, ns_blob: bytes | None, data_key: str, data_blob: bytes | None,
-                 parent: int | None = None) -> Reply:
+def _run_ns_blob(blob: bytes, ns_blob: bytes | None, data_key: str, data_blob: bytes | None) -> Reply:
     """Entry point inside a worker process; data and namespace are sent once per worker
     (read-only, so one trial cannot change what the next is scored on)."""
-    if parent is not None:
-        _watch_parent(parent)
     if data_blob is not None:
         _WORKER_CACHE.clear()
         _WORKER_CACHE[data_key] = protect(cloudpickle.loads(data_blob))
@@ -297,10 +295,13 @@ PARENT_POLL = 1.0
 
 
 def _watch_parent(parent: int) -> None:
-    """In a worker: exit as soon as process ``parent`` (the kernel) is gone. When a parent
-    dies its children are re-parented, so ``os.getppid()`` changes."""
-    if parent in _WATCHED or os.getppid() != parent:
+    """A loky worker's initializer: exit as soon as process ``parent`` (the kernel that
+    started it) is gone. When a parent dies its children are re-parented, so
+    ``os.getppid()`` changes; a worker whose parent died while it started exits at once."""
+    if parent in _WATCHED:
         return
+    if os.getppid() != parent:
+        os._exit(1)
     _WATCHED.add(parent)
 
     def watch():

@@ -46,7 +46,7 @@ def protect(obj):
 
 
 def _is_pandas(obj) -> bool:
-    return type(obj).__module__.startswith("pandas.") and hasattr(obj, "copy") \
+    return type(obj).__module__.split(".")[0] == "pandas" and hasattr(obj, "copy") \
         and type(obj).__name__ in ("DataFrame", "Series")
 
 
