@@ -129,8 +129,11 @@ class Driver:
     def _tend_lease(self) -> None:
         """Renew this process's lease when due, and then fail (and retry) the trials of
         owners whose lease ran out meanwhile (a kernel that died while this one runs)."""
-        if self._lease is not None and self._lease.renew():
-            self._retry.extend(fail_stale(self.study, self._lease.storage))
+        try:
+            if self._lease is not None and self._lease.renew():
+                self._retry.extend(fail_stale(self.study, self._lease.storage))
+        except Exception:  # a busy database: the lease is renewed on the next round
+            pass
 
     def _launch(self, runner, inflight: dict) -> None:
         while len(inflight) < self.jobs and self._may_launch():
@@ -184,11 +187,12 @@ class Driver:
             elif self.stop_event.is_set() and now - self._stopped_at > STOP_GRACE:
                 runner.kill(fut)
                 del inflight[fut]
+                why = ("a thread cannot be stopped, so it was interrupted (this stops Python "
+                       "code, not a call into C code)" if interrupts else
+                       "this executor cannot stop a running trial, so its result is dropped")
                 self._finish(run, self._failed(
                     run, f"cancelled: the search was stopped and this trial did not end within "
-                         f"{STOP_GRACE:g} s; a thread cannot be stopped"
-                         + (", so it was interrupted (this stops Python code, not a call into C "
-                            "code)" if interrupts else "") + "; executor='process' kills trials"))
+                         f"{STOP_GRACE:g} s; {why}; executor='process' kills trials"))
 
     def _timed_out(self, run: _Running, now: float) -> bool:
         """Past ``trial_timeout`` since the worker started it (a worker that never starts

@@ -321,12 +321,14 @@ class ExecutorRunner:
         self.slots = jobs
         self._ex = executor
         self._spec = spec
+        self._namespace = protect(spec.namespace)
+        self._data = protect(spec.data)
         self._server = ChannelServer(broker) if remote else None
         self._channel = self._server.channel() if remote else DirectChannel(broker)
 
     def submit(self, number: int) -> Future:
         s = self._spec
-        return self._ex.submit(run_trial, Task(number, s.program, s.namespace, s.data,
+        return self._ex.submit(run_trial, Task(number, s.program, self._namespace, self._data,
                                                s.metrics, self._channel, keep_bytes=True,
                                                auto_report=s.auto_report))
 
@@ -445,7 +447,8 @@ def _run_cached(blob: bytes, key: str, ns_blob: bytes, data_blob: bytes) -> Repl
     """Entry point on a Dask worker: data and namespace are decoded once per search."""
     with _CACHE_LOCK:
         if key not in _DATA_CACHE:
-            _DATA_CACHE[key] = (cloudpickle.loads(data_blob), cloudpickle.loads(ns_blob))
+            _DATA_CACHE[key] = (protect(cloudpickle.loads(data_blob)),
+                                protect(cloudpickle.loads(ns_blob)))
             while len(_DATA_CACHE) > 4:
                 _DATA_CACHE.popitem(last=False)
         data, ns = _DATA_CACHE[key]

@@ -243,8 +243,8 @@ class Lease:
         now = time.time()
         if not force and now - self._renewed < LEASE_INTERVAL:
             return False
-        self.study.set_user_attr(_LEASE_PREFIX + self.owner, now)
         self._renewed = now
+        self.study.set_user_attr(_LEASE_PREFIX + self.owner, now)
         return True
 
     def claim(self, trial: optuna.Trial) -> None:

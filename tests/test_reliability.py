@@ -33,6 +33,7 @@ def _zombies() -> list[int]:
 # ------------------------------------------------------------- 1. a worker process dies
 
 
+@pytest.mark.slow
 def test_a_dead_process_worker_fails_its_trial_only(tmp_path):
     cell = textwrap.dedent("""
         import ctypes, os, signal
@@ -59,8 +60,17 @@ def test_a_dead_process_worker_fails_its_trial_only(tmp_path):
 # --------------------------------------------------------- 2. two kernels, one study
 
 _RESUMER = """
-import json, sys
+import json, sys, time
+import optuna
 import aimauto_nb as an
+while {wait}:  # the second kernel resumes while the first has a trial running
+    try:
+        st = optuna.load_study(study_name="k8", storage={url!r})
+        if any(t.state.name == "RUNNING" for t in st.get_trials()):
+            break
+    except KeyError:
+        pass
+    time.sleep(0.05)
 s = an.search({cell!r}, metrics="v:max", trials={trials}, storage={url!r}, name="k8",
               resume=True, display=False, seed={seed})
 s.wait()
@@ -68,26 +78,18 @@ print(json.dumps({{"launched": s.launched, "state": s.state}}))
 """
 
 
+@pytest.mark.slow
 def test_two_processes_resuming_one_study_share_it_without_losing_a_trial(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
 
-    def start(trials, seed):
-        code = _RESUMER.format(cell=SCORE, trials=trials, url=url, seed=seed)
+    def start(trials, seed, wait):
+        code = _RESUMER.format(cell=SCORE, trials=trials, url=url, seed=seed, wait=wait)
         return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=env)
 
-    a = start(10, 0)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # B starts while A has a trial running
-        try:
-            st = optuna.load_study(study_name="k8", storage=url)
-            if any(t.state.name == "RUNNING" for t in st.get_trials()):
-                break
-        except KeyError:
-            pass
-        time.sleep(0.1)
-    b = start(4, 1)
+    a = start(10, 0, False)
+    b = start(4, 1, True)
     outs = [p.communicate(timeout=120) for p in (a, b)]
     assert a.returncode == 0 and b.returncode == 0, outs
     trials = optuna.load_study(study_name="k8", storage=url).get_trials()
@@ -197,6 +199,7 @@ def test_corrupt_or_unknown_storage_is_one_line_naming_it(tmp_path):
 # 7. a killed kernel leaves no worker
 
 
+@pytest.mark.slow
 def test_stuck_thread_trials_stop_and_a_killed_kernel_leaves_no_worker():
     with Kernel("%load_ext aimauto_nb\nimport os, time") as k:
         k.run("%%aimsearch --trials 2 --metrics v:max --quiet --name st\n"
