@@ -98,7 +98,9 @@ class Search:
         return self
 
     def stop(self) -> None:
-        """Start no new trials; let thread trials finish, cancel process trials."""
+        """Start no new trials; cancel process trials; give thread (and Dask) trials
+        ``driver.STOP_GRACE`` seconds to finish, then record them failed (threads are also
+        interrupted)."""
         self._driver.stop_event.set()
 
     def wait(self, timeout: float | None = None) -> Search:
