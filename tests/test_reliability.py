@@ -126,7 +126,7 @@ def test_only_trials_of_a_gone_owner_are_stale(tmp_path, cancer):
 # ------------------------------------------------- 3. a thread trial writes to the data
 
 
-def test_a_thread_trial_cannot_change_the_notebooks_data():
+def test_a_thread_trial_cannot_change_the_notebooks_data(tmp_path):
     with Kernel("%load_ext aimauto_nb\nimport numpy as np\nX = np.arange(60.0).reshape(20, 3)"
                 "\ny = np.arange(20) % 2\ntotal = X.sum()") as k:
         cell = "d = hp.int(1, 3)\nX[:] = 0\nX.sort(axis=0)\nscore = d\n"
@@ -140,6 +140,13 @@ def test_a_thread_trial_cannot_change_the_notebooks_data():
                    "model = DecisionTreeClassifier(max_depth=hp.int(1, 3))\n")
         assert ok.ok, ok.error
         assert k.run("print(X.sum() == total)", check=True).stdout.strip() == "True"
+        # 5. in a notebook, corrupt storage is one line naming the file
+        db = tmp_path / "junk.db"
+        db.write_bytes(np.random.default_rng(0).bytes(4096))
+        ex = k.run(f"%%aimsearch --trials 1 --metrics v:max --quiet --storage sqlite:///{db}\n"
+                   + SCORE)
+        assert not ex.ok and ex.error["ename"] == "UsageError"
+        assert str(db) in ex.error["evalue"] and "\n" not in ex.error["evalue"]
 
 
 def test_pandas_data_and_the_search_data_stay_as_they_were(cancer):
