@@ -23,7 +23,7 @@ _READ_ONLY_HINT = ("\n(In a trial the notebook's arrays and the search's data ar
                    "one trial cannot change what the others see: copy first, e.g. X = X.copy().)")
 
 
-def protect(obj):
+def protect(obj: Any) -> Any:
     """What a trial may read but must not change: a NumPy array becomes a read-only view
     (O(1), no copy), a pandas object a shallow copy (copy-on-write, pandas >= 3: writing
     to it copies, the original stays as it was); a dict's values and a
