@@ -1,8 +1,10 @@
 """The ask/tell loop that runs in a search's background thread: ask Optuna for trials,
 keep ``jobs`` of them running on the executor, tell the results, and stop on the budget,
 ``stop()``, repeated identical failures, or a lost executor. Trials past their time limit
-are failed (and killed where the executor can). Multi-objective pruning decides on the
-first metric in a single-objective shadow study."""
+are failed (killed where the executor can, interrupted in threads); a dead worker fails
+its trial only. In a persistent study the driver renews this process's lease and fails
+the trials of owners that are gone. Multi-objective pruning decides on the first metric
+in a single-objective shadow study."""
 
 from __future__ import annotations
 
@@ -18,14 +20,16 @@ from optuna.trial import TrialState
 from .capture import format_error
 from .channel import Broker
 from .config import SearchConfig
-from .executors import make_runner
+from .executors import make_runner, worker_death
 from .models import KeptModels
 from .results import Results, TrialRecord
+from .study import Lease, fail_stale
 from .trial import Reply, Spec
 
-__all__ = ["Driver", "SearchError", "FAIL_FAST"]
+__all__ = ["Driver", "SearchError", "FAIL_FAST", "STOP_GRACE"]
 
 FAIL_FAST = 5
+STOP_GRACE = 5.0  # seconds stop() waits for trials it cannot kill before abandoning them
 _TELL_STATE = {"complete": TrialState.COMPLETE, "failed": TrialState.FAIL,
                "pruned": TrialState.PRUNED}
 
@@ -46,7 +50,7 @@ class Driver:
     final state (done, stopped or failed) on ``results``."""
 
     def __init__(self, config: SearchConfig, study: optuna.Study, spec: Spec, results: Results,
-                 kept: KeptModels, pruner, retry: list[dict], notify):
+                 kept: KeptModels, pruner, retry: list[dict], notify, lease: Lease | None = None):
         self.config = config
         self.study = study
         self.spec = spec
@@ -61,6 +65,10 @@ class Driver:
         self._shadow = None
         self._shadow_trials: dict[int, optuna.Trial] = {}
         self._broker: Broker | None = None
+        self._lease = lease
+        self._stopped_at: float | None = None
+        self._states: list[str] = []
+        self._first_error: str | None = None
 
     # ------------------------------------------------------------------ loop
 
@@ -77,8 +85,11 @@ class Driver:
             self._broker = Broker(self.study, self._prune_decision if self.pruner else None)
             runner = make_runner(self.config.executor, self.jobs, self._broker, self.spec)
             self.jobs = runner.slots
+            if self._lease is not None:
+                self._lease.renew(force=True)
             while True:
                 runner.check()
+                self._tend_lease()
                 self._launch(runner, inflight)
                 if not inflight:
                     break
@@ -90,6 +101,11 @@ class Driver:
                 self._expire(runner, inflight)
             final = "stopped" if self.stop_event.is_set() else "done"
             error = None
+            if final == "done" and self._states and "complete" not in self._states \
+                    and "pruned" not in self._states:
+                n = len(self._states)
+                raise SearchError(f"all {n} trial{'s' if n > 1 else ''} of this search failed; "
+                                  f"the first error:\n{self._first_error}")
         except BaseException as e:  # the driver must always end in a final state
             final, error = "failed", e
             for fut, run in list(inflight.items()):
@@ -110,15 +126,32 @@ class Driver:
             return False
         return c.timeout is None or self.results.elapsed < c.timeout
 
+    def _tend_lease(self) -> None:
+        """Renew this process's lease when due, and then fail (and retry) the trials of
+        owners whose lease ran out meanwhile (a kernel that died while this one runs)."""
+        try:
+            if self._lease is not None and self._lease.renew():
+                self._retry.extend(fail_stale(self.study, self._lease.storage))
+        except Exception:  # a busy database: the lease is renewed on the next round
+            pass
+
     def _launch(self, runner, inflight: dict) -> None:
         while len(inflight) < self.jobs and self._may_launch():
             if self._retry:
                 self.study.enqueue_trial(self._retry.pop(0))
             trial = self.study.ask()
+            if self._lease is not None:
+                self._lease.claim(trial)
             self._broker.register(trial)
             self.results.put(TrialRecord(trial.number, started=dt.datetime.now()))
             self.launched += 1
-            inflight[runner.submit(trial.number)] = _Running(trial.number, trial, time.monotonic())
+            run = _Running(trial.number, trial, time.monotonic())
+            try:
+                fut = runner.submit(trial.number)
+            except BaseException as e:  # never leave the asked trial RUNNING
+                self._finish(run, self._failed(run, f"not started: {type(e).__name__}: {e}"))
+                raise
+            inflight[fut] = run
             self._notify()
 
     def _fail_fast(self, first_errors: list[str], rec: TrialRecord) -> None:
@@ -131,19 +164,35 @@ class Driver:
                               f"the search stopped:\n{rec.error}")
 
     def _expire(self, runner, inflight: dict) -> None:
-        """Fail trials past ``trial_timeout``; on stop, cancel what the runner can kill."""
+        """Fail trials past ``trial_timeout``; on stop, cancel what the runner can kill at
+        once and, after ``STOP_GRACE`` seconds, abandon (and interrupt) the others."""
         now = time.monotonic()
+        if self.stop_event.is_set() and self._stopped_at is None:
+            self._stopped_at = now
+        interrupts = getattr(runner, "interrupts", False)
         for fut, run in list(inflight.items()):
             if self._timed_out(run, now):
                 runner.kill(fut)
                 del inflight[fut]
+                how = (" and its worker was killed" if runner.kills else
+                       "; its thread was interrupted (this stops Python code, not a call into C "
+                       "code; executor='process' kills trials)" if interrupts else "")
                 self._finish(run, self._failed(
                     run, f"TimeoutError: trial ran past trial_timeout={self.config.trial_timeout}s"
-                         + (" and its worker was killed" if runner.kills else "")))
+                         + how))
             elif self.stop_event.is_set() and runner.kills:
                 runner.kill(fut)
                 del inflight[fut]
                 self._finish(run, self._failed(run, "cancelled: the search was stopped"))
+            elif self.stop_event.is_set() and now - self._stopped_at > STOP_GRACE:
+                runner.kill(fut)
+                del inflight[fut]
+                why = ("a thread cannot be stopped, so it was interrupted (this stops Python "
+                       "code, not a call into C code)" if interrupts else
+                       "this executor cannot stop a running trial, so its result is dropped")
+                self._finish(run, self._failed(
+                    run, f"cancelled: the search was stopped and this trial did not end within "
+                         f"{STOP_GRACE:g} s; {why}; executor='process' kills trials"))
 
     def _timed_out(self, run: _Running, now: float) -> bool:
         """Past ``trial_timeout`` since the worker started it (a worker that never starts
@@ -175,7 +224,8 @@ class Driver:
         try:
             return fut.result()
         except BaseException as e:
-            return Reply(run.number, "failed", error="worker error: " + format_error(e),
+            return Reply(run.number, "failed",
+                         error=worker_death(e) or "worker error: " + format_error(e),
                          duration=time.monotonic() - run.start)
 
     @staticmethod
@@ -208,5 +258,8 @@ class Driver:
                 self.kept.keep(rec.number, model, reply.refit)
         if state == "complete":
             self.kept.retain(self.results.keep_numbers())
+        self._states.append(state)
+        if state == "failed" and self._first_error is None:
+            self._first_error = reply.error
         self._notify()
         return rec

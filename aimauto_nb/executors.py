@@ -1,9 +1,11 @@
 """Where trials run, behind one small interface, :class:`Runner`.
 
 - thread: a ``ThreadPoolExecutor`` (default; LightGBM and most numeric code release the GIL).
+  A trial cannot be killed; it can be interrupted between Python bytecodes.
 - process: loky workers (cloudpickle, so functions defined in a notebook work). Each
   worker is its own one-process loky executor, so a trial past its time limit can be
-  killed without breaking the trials running beside it.
+  killed, and a worker that dies (a signal, a segfault, out of memory) is replaced,
+  without breaking the trials running beside it. Workers exit when the kernel dies.
 - dask: a ``dask.distributed`` cluster (a ``Client``, a scheduler address, or ``"dask"``
   for a ``LocalCluster`` owned by the search). Data and namespace are scattered once.
 - any ``concurrent.futures.Executor`` the user passes (run as is; no kill).
@@ -12,22 +14,26 @@
 from __future__ import annotations
 
 import contextvars
+import ctypes
 import ipaddress
 import os
+import re
+import signal
 import socket
 import threading
+import time
 from collections import OrderedDict
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import cloudpickle
 
 from .channel import ChannelServer, DirectChannel
-from .trial import Reply, Task, run_trial
+from .trial import Reply, Task, protect, run_trial
 
 __all__ = ["Runner", "EXECUTORS", "make_runner", "check_executor", "default_jobs",
            "default_process_jobs", "is_dask", "local_cluster", "ThreadRunner", "ProcessRunner",
-           "DaskRunner", "ExecutorLost"]
+           "DaskRunner", "ExecutorLost", "TrialInterrupted", "worker_death"]
 
 EXECUTORS = ("thread", "process", "dask")
 
@@ -55,6 +61,38 @@ class Runner(Protocol):
 
 class ExecutorLost(RuntimeError):
     """The executor itself is gone (a Dask scheduler that went away)."""
+
+
+class TrialInterrupted(BaseException):
+    """Raised inside a thread trial that timed out or outlived ``stop()`` (a
+    ``BaseException``, so a cell's ``except Exception`` does not swallow it)."""
+
+
+def worker_death(exc: BaseException) -> str | None:
+    """``"worker died: signal 9 (SIGKILL)"`` (or ``exit code N``) for a loky worker that
+    was terminated under its trial; ``None`` for any other error."""
+    if not isinstance(exc, BrokenExecutor):
+        return None
+    codes = re.findall(r"\((-?\d+)\)", str(exc).split("exit codes of the workers are", 1)[-1])
+    if not codes:
+        return f"worker died ({type(exc).__name__})"
+    code = int(codes[0])
+    if code < 0:
+        try:
+            return f"worker died: signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"worker died: signal {-code}"
+    return f"worker died: exit code {code}"
+
+
+def interrupt_thread(ident: int) -> bool:
+    """Raise :class:`TrialInterrupted` in thread ``ident`` at its next bytecode (CPython
+    cannot interrupt a thread inside a C call; it fires once the call returns)."""
+    n = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
+                                                   ctypes.py_object(TrialInterrupted))
+    if n > 1:  # never expected: undo rather than hit several threads
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
+    return n == 1
 
 
 def check_executor(executor) -> None:
@@ -89,25 +127,56 @@ def default_process_jobs() -> int:
 
 
 class ThreadRunner:
-    """Trials in threads of this process; the cell sees a shallow copy of the namespace."""
+    """Trials in threads of this process. The cell sees a shallow copy of the namespace
+    in which NumPy arrays are read-only views and pandas objects shallow copy-on-write
+    copies, and the search's data likewise (:func:`~aimauto_nb.trial.protect`), so a
+    trial cannot change the notebook's data or the data later trials are scored on."""
 
     kills = False
+    interrupts = True
 
     def __init__(self, jobs: int, broker, spec):
         self.slots = jobs
-        # Spare threads: a timed-out trial cannot be killed and keeps its thread.
+        # Spare threads: a trial in C code cannot be interrupted and keeps its thread.
         self._pool = ThreadPoolExecutor(max_workers=jobs + 8, thread_name_prefix="aimauto-trial")
         self._channel = DirectChannel(broker)
         self._spec = spec
+        self._namespace = protect(spec.namespace)
+        self._data = protect(spec.data)
+        self._lock = threading.Lock()
+        self._numbers: dict[Future, int] = {}
+        self._threads: dict[int, int] = {}
 
     def submit(self, number: int) -> Future:
         s = self._spec
-        task = Task(number, s.program, s.namespace, s.data, s.metrics, self._channel,
+        task = Task(number, s.program, self._namespace, self._data, s.metrics, self._channel,
                     auto_report=s.auto_report)
-        return self._pool.submit(contextvars.copy_context().run, run_trial, task)
+        fut = self._pool.submit(contextvars.copy_context().run, self._run, task)
+        with self._lock:
+            self._numbers[fut] = number
+        fut.add_done_callback(self._forget)
+        return fut
+
+    def _run(self, task: Task) -> Reply:
+        with self._lock:
+            self._threads[task.number] = threading.get_ident()
+        try:
+            return run_trial(task)
+        finally:
+            with self._lock:
+                self._threads.pop(task.number, None)
+
+    def _forget(self, fut: Future) -> None:
+        with self._lock:
+            self._numbers.pop(fut, None)
 
     def kill(self, future: Future) -> None:
-        """Threads cannot be killed: the trial is abandoned (its next hp/report call fails)."""
+        """Threads cannot be killed: the trial is abandoned (its next hp/report call fails)
+        and interrupted at its next Python bytecode (not inside a C call)."""
+        with self._lock:
+            ident = self._threads.pop(self._numbers.pop(future, -1), None)
+            if ident is not None:
+                interrupt_thread(ident)
 
     def check(self) -> None:
         pass
@@ -120,7 +189,10 @@ _WORKER_CACHE: dict[str, Any] = {}
 
 
 class ProcessRunner:
-    """Trials in loky worker processes, one single-worker executor per slot."""
+    """Trials in loky worker processes, one single-worker executor per slot. A slot whose
+    worker died (its future fails with loky's ``TerminatedWorkerError``) gets a fresh
+    executor on its next trial; each worker exits when this process dies (a watchdog
+    thread, as loky workers do not check for that)."""
 
     kills = True
 
@@ -141,7 +213,8 @@ class ProcessRunner:
         if self._slots[i] is None:
             from loky import ProcessPoolExecutor
 
-            self._slots[i] = ProcessPoolExecutor(max_workers=1)
+            self._slots[i] = ProcessPoolExecutor(max_workers=1, initializer=_watch_parent,
+                                                 initargs=(os.getpid(),))
             self._fed[i] = False
         return self._slots[i]
 
@@ -151,6 +224,8 @@ class ProcessRunner:
             # a finished future may not have run its done-callback (_free) yet
             i = next(k for k in range(len(self._slots))
                      if k not in self._busy or self._busy[k].done())
+            if i in self._busy:
+                self._retire_if_broken(i, self._busy[i])
             ex = self._executor(i)
             task = Task(number, s.program, {}, None, s.metrics, self._server.channel(),
                         keep_bytes=True, auto_report=s.auto_report)
@@ -169,6 +244,15 @@ class ProcessRunner:
             i = self._by_future.pop(fut, None)
             if i is not None and self._busy.get(i) is fut:
                 del self._busy[i]
+                self._retire_if_broken(i, fut)
+
+    def _retire_if_broken(self, i: int, fut: Future) -> None:
+        """Drop slot ``i``'s executor if its worker died under ``fut`` (lock held)."""
+        if fut.cancelled() or not isinstance(fut.exception(), BrokenExecutor):
+            return
+        ex, self._slots[i] = self._slots[i], None
+        if ex is not None:
+            ex.shutdown(wait=False, kill_workers=True)
 
     def kill(self, future: Future) -> None:
         """Kill the worker process running ``future``; the slot gets a fresh worker."""
@@ -194,15 +278,38 @@ class ProcessRunner:
 
 
 def _run_ns_blob(blob: bytes, ns_blob: bytes | None, data_key: str, data_blob: bytes | None) -> Reply:
-    """Entry point inside a worker process; data and namespace are sent once per worker."""
+    """Entry point inside a worker process; data and namespace are sent once per worker
+    (read-only, so one trial cannot change what the next is scored on)."""
     if data_blob is not None:
         _WORKER_CACHE.clear()
-        _WORKER_CACHE[data_key] = cloudpickle.loads(data_blob)
-        _WORKER_CACHE["ns:" + data_key] = cloudpickle.loads(ns_blob)
+        _WORKER_CACHE[data_key] = protect(cloudpickle.loads(data_blob))
+        _WORKER_CACHE["ns:" + data_key] = protect(cloudpickle.loads(ns_blob))
     task: Task = cloudpickle.loads(blob)
     task.data = _WORKER_CACHE.get(data_key)
     task.namespace = _WORKER_CACHE.get("ns:" + data_key, {})
     return run_trial(task)
+
+
+_WATCHED: set[int] = set()
+PARENT_POLL = 1.0
+
+
+def _watch_parent(parent: int) -> None:
+    """A loky worker's initializer: exit as soon as process ``parent`` (the kernel that
+    started it) is gone. When a parent dies its children are re-parented, so
+    ``os.getppid()`` changes; a worker whose parent died while it started exits at once."""
+    if parent in _WATCHED:
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+    _WATCHED.add(parent)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="aimauto-parent-watch", daemon=True).start()
 
 
 class ExecutorRunner:
@@ -214,12 +321,14 @@ class ExecutorRunner:
         self.slots = jobs
         self._ex = executor
         self._spec = spec
+        self._namespace = protect(spec.namespace)
+        self._data = protect(spec.data)
         self._server = ChannelServer(broker) if remote else None
         self._channel = self._server.channel() if remote else DirectChannel(broker)
 
     def submit(self, number: int) -> Future:
         s = self._spec
-        return self._ex.submit(run_trial, Task(number, s.program, s.namespace, s.data,
+        return self._ex.submit(run_trial, Task(number, s.program, self._namespace, self._data,
                                                s.metrics, self._channel, keep_bytes=True,
                                                auto_report=s.auto_report))
 
@@ -338,7 +447,8 @@ def _run_cached(blob: bytes, key: str, ns_blob: bytes, data_blob: bytes) -> Repl
     """Entry point on a Dask worker: data and namespace are decoded once per search."""
     with _CACHE_LOCK:
         if key not in _DATA_CACHE:
-            _DATA_CACHE[key] = (cloudpickle.loads(data_blob), cloudpickle.loads(ns_blob))
+            _DATA_CACHE[key] = (protect(cloudpickle.loads(data_blob)),
+                                protect(cloudpickle.loads(ns_blob)))
             while len(_DATA_CACHE) > 4:
                 _DATA_CACHE.popitem(last=False)
         data, ns = _DATA_CACHE[key]

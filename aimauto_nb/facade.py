@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
+import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -21,10 +23,13 @@ from .executors import is_dask
 from .models import KeptModels, ModelStore
 from .results import Results, Snapshot, TrialRecord
 from .strategies import make_pruner, make_sampler
-from .study import history, open_storage, open_study, signature
-from .trial import Spec
+from .study import Lease, history, open_storage, open_study, signature
+from .trial import Spec, rebuild
 
 __all__ = ["Search"]
+
+_LIVE: weakref.WeakValueDictionary[str, Search] = weakref.WeakValueDictionary()
+_LIVE_LOCK = threading.Lock()
 
 
 class Search:
@@ -35,6 +40,11 @@ class Search:
     """
 
     def __init__(self, config: SearchConfig):
+        with _LIVE_LOCK:
+            other = _LIVE.get(config.name)
+            if other is not None and other.running:
+                raise ValueError(f"name: a search named {config.name!r} is still running in "
+                                 "this process; stop() it first, or pick another name")
         self.config = config
         self.metrics = config.metrics
         self.name = config.name
@@ -64,9 +74,12 @@ class Search:
         self._kept = KeptModels(ModelStore(models_dir, self.name),
                                 refit_on=(data.X, data.y) if data is not None and data.is_cv else None)
         self._listeners: list[tuple[Callable[[Search], None], bool]] = []
+        lease = Lease(self.study, storage) if storage is not None else None
         self._driver = Driver(config, self.study, spec, self._results, self._kept, pruner, retry,
-                              self._notify)
+                              self._notify, lease=lease)
         self._thread: threading.Thread | None = None
+        with _LIVE_LOCK:
+            _LIVE[self.name] = self
 
     # ------------------------------------------------------------------ control
 
@@ -85,7 +98,9 @@ class Search:
         return self
 
     def stop(self) -> None:
-        """Start no new trials; let thread trials finish, cancel process trials."""
+        """Start no new trials; cancel process trials; give thread (and Dask) trials
+        ``driver.STOP_GRACE`` seconds to finish, then record them failed (threads are also
+        interrupted)."""
         self._driver.stop_event.set()
 
     def wait(self, timeout: float | None = None) -> Search:
@@ -191,11 +206,28 @@ class Search:
         return self.model(b.number)
 
     def model(self, number: int):
-        """The fitted model of trial ``number`` (kept for the best and Pareto trials)."""
+        """The fitted model of trial ``number`` (kept for the best and Pareto trials).
+
+        If a kept model's file is gone (the models folder was deleted), the trial's model
+        is refit from its parameters, with a warning naming the file."""
         m = self._kept.get(number)
-        if m is None:
+        if m is not None:
+            return m
+        rec = self._results.get(number)
+        if rec is None or rec.state != "complete" or number not in self._results.keep_numbers():
             raise KeyError(f"trial {number}'s model was not kept: only the best and "
                            "Pareto-optimal trials keep their fitted models")
+        store = self._kept.store
+        where = f"its file {store.path(number)} is missing" if store.folder is not None \
+            else "it is not in memory"
+        c = self.config
+        m = rebuild(c.program, rec.params, c.namespace, c.metrics, c.data)
+        if m is None:
+            raise KeyError(f"trial {number}'s model was kept but {where}, and the cell yields no "
+                           "model to refit from its parameters")
+        warnings.warn(f"trial {number}'s model was kept but {where}; it was refit from the "
+                      "trial's parameters", stacklevel=2)
+        self._kept.keep(number, m, refit=False)
         return m
 
     def code(self, number: int | None = None) -> str:

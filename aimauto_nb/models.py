@@ -18,6 +18,8 @@ class ModelStore:
     """Fitted models of one study as files ``<folder>/<study>/trial-N.pkl``."""
 
     def __init__(self, folder: Path | None, study_name: str):
+        if Path(study_name).name != study_name or study_name in ("", ".", ".."):
+            raise ValueError(f"name {study_name!r} would put model files outside {folder}")
         self.folder = None if folder is None else folder / study_name
 
     def path(self, number: int) -> Path:

@@ -3,10 +3,12 @@ evaluation. Never raises: every outcome, failures included, comes back as a :cla
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import optuna
 
 from .capture import CellProgram, format_error
@@ -15,7 +17,44 @@ from .evaluate import Dataset, evaluate
 from .metrics import Metric
 from .space import HP, Param
 
-__all__ = ["Spec", "Task", "Reply", "run_trial"]
+__all__ = ["Spec", "Task", "Reply", "run_trial", "protect", "rebuild"]
+
+_READ_ONLY_HINT = ("\n(In a trial the notebook's arrays and the search's data are read-only, so "
+                   "one trial cannot change what the others see: copy first, e.g. X = X.copy().)")
+
+
+def protect(obj: Any) -> Any:
+    """What a trial may read but must not change: a NumPy array becomes a read-only view
+    (O(1), no copy), a pandas object a shallow copy (copy-on-write, pandas >= 3: writing
+    to it copies, the original stays as it was); a dict's values and a
+    :class:`~aimauto_nb.evaluate.Dataset`'s arrays likewise; anything else is returned
+    as is (lists, tensors and other mutable objects are not protected)."""
+    if isinstance(obj, Dataset):
+        return dataclasses.replace(
+            obj, X=protect(obj.X), y=protect(obj.y), X_valid=protect(obj.X_valid),
+            y_valid=protect(obj.y_valid), folds=[(protect(a), protect(b)) for a, b in obj.folds])
+    if isinstance(obj, dict):
+        return {k: protect(v) if isinstance(v, np.ndarray) or _is_pandas(v) else v
+                for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        view = obj.view()
+        view.flags.writeable = False
+        return view
+    if _is_pandas(obj):
+        return obj.copy(deep=not _pandas_cow())
+    return obj
+
+
+def _is_pandas(obj) -> bool:
+    return type(obj).__module__.split(".")[0] == "pandas" and hasattr(obj, "copy") \
+        and type(obj).__name__ in ("DataFrame", "Series")
+
+
+def _pandas_cow() -> bool:
+    """Whether a shallow copy protects the original (only called once pandas is loaded)."""
+    import pandas as pd
+
+    return int(pd.__version__.split(".")[0]) >= 3 or bool(pd.options.mode.copy_on_write)
 
 
 @dataclass
@@ -81,8 +120,27 @@ def run_trial(task: Task) -> Reply:
     except TrialAbandoned as e:
         return Reply(number, "failed", error=f"abandoned: {e}", duration=time.perf_counter() - t0)
     except (Exception, SystemExit) as e:  # a trial's failure is data, not a crash
-        return Reply(number, "failed", error=format_error(e), choice_index=choice_index,
+        hint = _READ_ONLY_HINT if isinstance(e, ValueError) and "read-only" in str(e) else ""
+        return Reply(number, "failed", error=format_error(e) + hint, choice_index=choice_index,
                      duration=time.perf_counter() - t0)
     return Reply(number, "complete", values=out.values,
                  model=None if task.keep_bytes else out.model, model_bytes=out.model_bytes,
                  refit=out.refit, choice_index=choice_index, duration=time.perf_counter() - t0)
+
+
+def rebuild(program: CellProgram, params: dict, namespace: dict, metrics: tuple[Metric, ...],
+            data: Dataset | None):
+    """Run the cell again with a finished trial's ``params`` and fit its model as the trial
+    did (a CV model refit on all the data). ``None`` when the cell yields no model."""
+    hp = HP(lambda name, param: param.from_sampled(params[name]), lambda value, step: None)
+    result = program.run(dict(protect(namespace)), hp)
+    if result.model is None:
+        return None
+    if result.score is not None or data is None:
+        return result.model
+    out = evaluate(result, metrics, protect(data))
+    if out.refit:
+        from sklearn.base import clone
+
+        return clone(out.model).fit(data.X, data.y)
+    return out.model
