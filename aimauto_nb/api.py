@@ -140,7 +140,7 @@ def dashboard(storage: Any = None, *, stop: bool = False, port: int = 0):
     Dashboard or None
         ``url``; a link and an IFrame in notebooks. ``None`` after ``stop=True``.
     """
-    from . import dashboard as dash
+    from . import dashboard_server as dash
     from .persist import DefaultStorage, default_folder
     from .study import check_storage, open_storage
 

@@ -251,7 +251,7 @@ class Search:
             Its ``url`` / ``study_url``; in a notebook it shows as a link and an IFrame.
             ``None`` after ``stop=True``.
         """
-        from . import dashboard as dash
+        from . import dashboard_server as dash
 
         key = self._dashboard_key()
         if stop:

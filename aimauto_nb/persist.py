@@ -87,12 +87,20 @@ def _stored_name(study) -> str | None:
     return study.user_attrs.get(NAME_ATTR)
 
 
+_EPOCH = dt.datetime.fromtimestamp(0).astimezone()
+
+
+def _started(study) -> dt.datetime | None:
+    text = study.user_attrs.get(STARTED_ATTR)
+    return dt.datetime.fromisoformat(text) if text else None
+
+
 def latest_study(storage: BaseStorage, name: str) -> str | None:
     """The stored name of the latest study that search ``name`` started, or None."""
     runs = [s for s in storage.get_all_studies() if _stored_name(s) == name]
     if not runs:
         return None
-    return max(runs, key=lambda s: (str(s.user_attrs.get(STARTED_ATTR, "")), s.study_name)).study_name
+    return max(runs, key=lambda s: (_started(s) or _EPOCH, s.study_name)).study_name
 
 
 def new_study_name(storage: BaseStorage, name: str) -> str:
@@ -134,7 +142,7 @@ def tag_study(study: optuna.Study, name: str, metrics, *, strategy: str, protoco
     attrs = study.user_attrs
     if NAME_ATTR in attrs:
         return
-    study.set_user_attr(STARTED_ATTR, _now().isoformat(timespec="seconds"))
+    study.set_user_attr(STARTED_ATTR, _now().isoformat())
     study.set_user_attr("aimauto_nb.metrics", [m.label for m in metrics])
     study.set_user_attr("aimauto_nb.strategy", strategy)
     study.set_user_attr("aimauto_nb.validation", protocol)
@@ -249,14 +257,13 @@ def studies(storage: Any = None) -> StudyList:
         trials = opened.get_all_trials(sid, deepcopy=False)
         names = optuna.load_study(study_name=s.study_name, storage=opened).metric_names \
             or [f"values_{i}" for i in range(len(s.directions))]
-        started = s.user_attrs.get(STARTED_ATTR)
-        started = dt.datetime.fromisoformat(started) if started else (
-            min((t.datetime_start for t in trials if t.datetime_start), default=None))
+        started = _started(s) or min((t.datetime_start.astimezone() for t in trials
+                                      if t.datetime_start), default=None)
         out.append(StoredStudy(
             name=_stored_name(s) or s.study_name, study_name=s.study_name, started=started,
             trials=len(trials), complete=sum(t.state == TrialState.COMPLETE for t in trials),
             best=_best(trials, s.directions, names), storage=where))
-    out.sort(key=lambda s: (s.started.timestamp() if s.started else 0.0, s.study_name))
+    out.sort(key=lambda s: (s.started or _EPOCH, s.study_name))
     return out
 
 
