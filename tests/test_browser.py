@@ -154,6 +154,12 @@ def test_quickstart_runs_in_notebook7(notebook7):
         try:
             page.goto(f"{url}/notebooks/{QUICKSTART.name}?token={token}")
             page.locator(".jp-NotebookPanel .jp-CodeCell").first.wait_for(timeout=90_000)
+            select = page.locator(".jp-Dialog button", has_text="Select")  # asks at times
+            try:
+                select.wait_for(timeout=10_000)
+                select.click()
+            except sync_api.TimeoutError:
+                pass
             # Run All before the kernel is idle runs the first cell only: wait for it
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
                 state="attached", timeout=90_000)
