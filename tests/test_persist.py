@@ -169,3 +169,47 @@ def test_summary_prints_the_best_trials_first(cancer, capsys):
     assert [r.values["accuracy"] for r in ranked[:3]] == \
         [s.trials[n].values["accuracy"] for n in numbers]
     assert f"max_depth: {s.best.params['max_depth']}" in out and "Score: accuracy=" in out
+
+
+def test_the_default_journal_is_not_fsynced_unless_asked(cancer, monkeypatch):
+    import os
+
+    calls = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(fd) or real(fd))
+    an.search(TREE_CELL, data=cancer, trials=2, display=False).wait()
+    assert calls == []  # handed to the OS on every write (a crashed kernel loses nothing)
+    monkeypatch.setenv("AIMAUTO_FSYNC", "1")
+    an.search(TREE_CELL, data=cancer, trials=2, display=False).wait()
+    assert len(calls) >= 4  # Optuna's backend: an fsync per write
+
+
+def test_a_killed_kernel_loses_no_finished_trial(aimauto_dir, cancer):
+    import os
+    import signal
+    import time
+
+    slow = TREE_CELL + "\nimport time\ntime.sleep(0.4)\n"
+    script = textwrap.dedent(f"""
+        from sklearn.datasets import load_breast_cancer
+        import aimauto_nb as an
+        an.search({slow!r}, data=load_breast_cancer(return_X_y=True), trials=50, display=False).wait()
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            listed = an.studies()
+            if listed and listed[0].complete >= 3:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the search never wrote 3 trials")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)  # as the out-of-memory killer would
+        proc.wait(10)
+    done = an.studies()[0].complete
+    assert done >= 3
+    s = an.search(slow, data=cancer, trials=2, resume=True, display=False).wait()
+    assert sum(r.state == "complete" for r in s.trials) >= done + 2
+    assert all(r.state != "running" for r in s.trials)  # the one it was running: failed, retried
