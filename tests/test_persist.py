@@ -212,4 +212,3 @@ def test_a_killed_kernel_loses_no_finished_trial(aimauto_dir, cancer):
     assert done >= 3
     s = an.search(slow, data=cancer, trials=2, resume=True, display=False).wait()
     assert sum(r.state == "complete" for r in s.trials) >= done + 2
-    assert all(r.state != "running" for r in s.trials)  # the one it was running: failed, retried
