@@ -12,7 +12,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "hp": "space", "HP": "space", "SpaceError": "space",
-    "search": "api", "tune": "api", "plot_pareto": "api", "plot_history": "api",
+    "search": "api", "tune": "api", "plot_pareto": "api", "plot_history": "api", "dashboard": "api",
+    "studies": "persist", "delete_study": "persist", "StoredStudy": "persist",
     "Search": "facade", "SearchError": "driver",
     "SearchConfig": "config",
     "TrialRecord": "results", "Snapshot": "results",

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from .facade import Search
 
-__all__ = ["search", "tune", "plot_pareto", "plot_history"]
+__all__ = ["search", "tune", "plot_pareto", "plot_history", "dashboard"]
 
 
 def search(source: str | Callable, *, data: tuple | None = None, valid: float | tuple | None = None,
@@ -64,13 +64,16 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
         ``thread``, ``process`` (loky workers; notebook-defined functions work), ``dask``
         (a LocalCluster the search owns), a scheduler address ``tcp://host:port``, a
         ``distributed.Client``, or any ``Executor``.
-    storage : str or optuna.storages.BaseStorage, optional
-        ``sqlite:///file.db`` (or another SQLAlchemy URL), ``journal:///file.log``, or an
-        Optuna storage; in memory when omitted.
+    storage : str, optuna.storages.BaseStorage or False, optional
+        Omitted: a journal file under ``.aimauto/`` in the working directory (``$AIMAUTO_DIR``
+        moves it), a new study ``name-YYYYMMDD-HHMMSS`` per run. ``sqlite:///file.db`` (or
+        another SQLAlchemy URL), ``journal:///file.log`` or an Optuna storage: the study
+        ``name`` there. ``":memory:"`` or ``False``: nothing written.
     name : str, optional
-        Study name (default ``search``): letters, digits, ``_ . -``.
+        Search name (default ``search``): letters, digits, ``_ . -``.
     resume : bool, default False
-        Continue the study of this ``name`` in ``storage``.
+        Continue the study of this ``name`` in ``storage`` (in the default journal: its
+        latest run); without one stored, start it.
     seed : int, optional
         Seeds the sampler and the validation split.
     pruner : str or optuna.pruners.BasePruner, optional
@@ -125,3 +128,33 @@ def plot_history(search: Search) -> Figure:
     from .notebook.plots import history_figure
 
     return history_figure(search.snapshot())
+
+
+def dashboard(storage: Any = None, *, stop: bool = False, port: int = 0):
+    """optuna-dashboard over ``storage`` (default: the journal under ``.aimauto/``), served
+    from this process on 127.0.0.1 until ``dashboard(storage, stop=True)`` or exit; see
+    :meth:`Search.dashboard <aimauto_nb.facade.Search.dashboard>` for one search's.
+
+    Returns
+    -------
+    Dashboard or None
+        ``url``; a link and an IFrame in notebooks. ``None`` after ``stop=True``.
+    """
+    from . import dashboard_server as dash
+    from .persist import DefaultStorage, default_folder
+    from .study import check_storage, open_storage
+
+    if storage is None:
+        default = DefaultStorage(default_folder())
+        key = ("journal", str(default.journal))
+        opened = None if stop else default.open()
+    elif isinstance(storage, str):
+        check_storage(storage)
+        key = ("url", storage)
+        opened = None if stop else open_storage(storage)[0]
+    else:
+        key, opened = ("storage", id(storage)), storage
+    if stop:
+        dash.stop(key)
+        return None
+    return dash.serve(opened, key, port=port)

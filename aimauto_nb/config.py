@@ -14,6 +14,7 @@ from .capture import CellProgram
 from .evaluate import Dataset
 from .executors import check_executor, default_jobs
 from .metrics import Metric, parse_metrics
+from .persist import DefaultStorage, storage_setting
 from .strategies import check_pruner, check_strategy, grid_size
 from .study import check_storage
 
@@ -94,7 +95,9 @@ class SearchConfig:
             raise ValueError(f"seed must be an integer, got {seed!r}")
         name = "search" if name is None else name
         check_name(name)
-        check_storage(storage)
+        storage = storage_setting(storage)
+        if not isinstance(storage, DefaultStorage):
+            check_storage(storage)
         program = CellProgram(source)
         ds = Dataset.build(data, valid=valid, cv=cv, seed=seed)
         parsed = parse_metrics(metrics, ds.task if ds else "unknown")

@@ -21,9 +21,10 @@ from .config import SearchConfig
 from .driver import Driver, SearchError
 from .executors import is_dask
 from .models import KeptModels, ModelStore
+from .persist import DefaultStorage, open_target, tag_study
 from .results import Results, Snapshot, TrialRecord
 from .strategies import make_pruner, make_sampler
-from .study import Lease, history, open_storage, open_study, signature
+from .study import Lease, history, open_study, signature
 from .trial import Spec, rebuild
 
 __all__ = ["Search"]
@@ -58,20 +59,25 @@ class Search:
         pruner = make_pruner(config.pruner)
         self.sampler = make_sampler(config.strategy, config.metrics, config.program.space, config.seed)
         spec = _spec(config, auto_report=pruner is not None)
-        storage, models_dir = open_storage(config.storage)
+        storage, models_dir, study_name = open_target(config.storage, self.name, config.resume)
+        self._storage = storage
         # Without an explicit pruner Optuna attaches a MedianPruner, which `should_prune`
         # would then consult whatever pruner the user asked for.
         import optuna
 
         study_pruner = pruner if pruner is not None and len(self.metrics) == 1 \
             else optuna.pruners.NopPruner()
-        self.study, retry = open_study(storage, self.name, self.metrics, self.sampler, study_pruner,
+        self.study, retry = open_study(storage, study_name, self.metrics, self.sampler, study_pruner,
                                        signature(config.program, self.metrics), config.resume)
+        if self._storage is None:  # in memory: the storage Optuna made for the study
+            self._storage = self.study._storage
+        tag_study(self.study, self.name, self.metrics, strategy=self.strategy,
+                  protocol=self.protocol, source=config.program.source)
         self._results = Results(self.metrics)
         for rec in history(self.study, self.metrics):
             self._results.put(rec)
         data = config.data
-        self._kept = KeptModels(ModelStore(models_dir, self.name),
+        self._kept = KeptModels(ModelStore(models_dir, study_name),
                                 refit_on=(data.X, data.y) if data is not None and data.is_cv else None)
         self._listeners: list[tuple[Callable[[Search], None], bool]] = []
         lease = Lease(self.study, storage) if storage is not None else None
@@ -239,6 +245,89 @@ class Search:
 
     def status_line(self) -> str:
         return self.snapshot().status_line()
+
+    # ------------------------------------------------------------------ storage and tools
+
+    @property
+    def study_name(self) -> str:
+        """The study's name in its storage (``name`` plus the start time in the default
+        journal, where every run is kept)."""
+        return self.study.study_name
+
+    @property
+    def storage_location(self) -> str:
+        """Where the study is stored: a file, a URL, or ``memory``."""
+        setting = self.config.storage
+        if setting is None:
+            return "memory"
+        if isinstance(setting, str | DefaultStorage):
+            return str(setting)
+        return type(setting).__name__
+
+    def _dashboard_key(self):
+        setting = self.config.storage
+        if isinstance(setting, DefaultStorage):
+            return ("journal", str(setting.journal))
+        if isinstance(setting, str):
+            return ("url", setting)
+        return ("storage", id(self._storage))
+
+    def dashboard(self, stop: bool = False, port: int = 0):
+        """Open optuna-dashboard on this search's storage (127.0.0.1, a free port unless
+        ``port``), served from the kernel until ``dashboard(stop=True)`` or the kernel
+        exits. Needs the ``aimauto_nb[dashboard]`` extra.
+
+        Returns
+        -------
+        Dashboard or None
+            Its ``url`` / ``study_url``; in a notebook it shows as a link and an IFrame.
+            ``None`` after ``stop=True``.
+        """
+        from . import dashboard_server as dash
+
+        key = self._dashboard_key()
+        if stop:
+            dash.stop(key)
+            return None
+        sid = self._storage.get_study_id_from_name(self.study_name)
+        return dash.serve(self._storage, key, port=port, study_id=sid)
+
+    def trials_dataframe(self, attrs: tuple[str, ...] | None = None, multi_index: bool = False):
+        """The trials as a pandas DataFrame in Optuna's layout (``study.trials_dataframe``),
+        the value columns named after the metrics (``values_accuracy``, ``values_size``;
+        ``value_accuracy`` for one metric) and a trial's error as ``user_attrs_error``."""
+        kw = {} if attrs is None else {"attrs": tuple(attrs)}
+        df = self.study.trials_dataframe(multi_index=multi_index, **kw)
+        internal = "aimauto_nb.choice_index"
+        if multi_index:
+            df = df.drop(columns=[c for c in df.columns if c[1] == internal])
+            return df.rename(columns={"aimauto_nb.error": "error"}, level=1)
+        df = df.drop(columns=[c for c in df.columns if c.endswith(internal)])
+        return df.rename(columns={"user_attrs_aimauto_nb.error": "user_attrs_error"})
+
+    def summary(self, num_trials: int = 10) -> None:
+        """Print the best ``num_trials`` complete trials, best first (as Keras Tuner's
+        ``results_summary``): each trial's parameters and metric values."""
+        from .results import best_of
+
+        snap = self.snapshot()
+        done = [r for r in snap.trials if r.state == "complete"]
+        ranked = []
+        while done and len(ranked) < num_trials:
+            b = best_of(done, self.metrics)
+            ranked.append(b)
+            done.remove(b)
+        objective = ", ".join(f"{m.name} ({m.direction})" for m in self.metrics)
+        lines = ["Results summary",
+                 f"Results in {self.storage_location} (study {self.study_name})",
+                 f"Showing {len(ranked)} best trials",
+                 f"Objective: {objective}"]
+        for r in ranked:
+            lines += ["", f"Trial {r.number} summary", "Hyperparameters:"]
+            lines += [f"{k}: {v!r}" if isinstance(v, str) else f"{k}: {v}" for k, v in r.params.items()]
+            lines.append("Score: " + ", ".join(f"{m.name}={m.format(r.values[m.name])}"
+                                               for m in self.metrics))
+        print("\n".join(lines))
 
     def __repr__(self) -> str:
         return f"<Search {self.status_line()}>"

@@ -100,16 +100,7 @@ def open_storage(storage) -> tuple[BaseStorage | None, Path | None]:
     jpath = journal_path(storage)
     if jpath is not None:
         path = Path(jpath).expanduser()
-        backup = repair_journal(path)
-        if backup is not None:
-            warnings.warn(f"journal {path}: its last line was torn (a write cut short); it was "
-                          f"moved to {backup} and the study resumes from the line before",
-                          stacklevel=2)
-        try:
-            return JournalStorage(JournalFileBackend(str(path))), Path(f"{path}.models")
-        except (ValueError, UnicodeDecodeError, KeyError, TypeError) as e:
-            raise StorageError(f"storage {storage!r}: {path} is not a readable Optuna journal "
-                               f"({_short(e)})") from None
+        return open_journal(path, storage), Path(f"{path}.models")
     from sqlalchemy.engine import make_url
 
     url = make_url(storage)
@@ -123,6 +114,20 @@ def open_storage(storage) -> tuple[BaseStorage | None, Path | None]:
     if is_file:
         return rdb, Path(f"{Path(url.database).expanduser()}.models")
     return rdb, None
+
+
+def open_journal(path: Path, label: str, backend=JournalFileBackend) -> JournalStorage:
+    """A journal storage on ``path``: a torn last line is set aside first
+    (:func:`repair_journal`), and a file that is no journal raises :class:`StorageError`."""
+    backup = repair_journal(path)
+    if backup is not None:
+        warnings.warn(f"journal {path}: its last line was torn (a write cut short); it was "
+                      f"moved to {backup} and the study resumes from the line before", stacklevel=3)
+    try:
+        return JournalStorage(backend(str(path)))
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as e:
+        raise StorageError(f"storage {label!r}: {path} is not a readable Optuna journal "
+                           f"({_short(e)})") from None
 
 
 def _short(e: BaseException) -> str:

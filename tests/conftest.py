@@ -1,6 +1,30 @@
+import os
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aimauto_dir_for_the_session(tmp_path_factory):
+    """Searches persist by default: keep their journal out of the repository, also for
+    kernels and workers started by session- or module-scoped fixtures."""
+    old = os.environ.get("AIMAUTO_DIR")
+    os.environ["AIMAUTO_DIR"] = str(tmp_path_factory.mktemp("aimauto-session"))
+    yield
+    if old is None:
+        os.environ.pop("AIMAUTO_DIR", None)
+    else:
+        os.environ["AIMAUTO_DIR"] = old
+
+
+@pytest.fixture(autouse=True)
+def aimauto_dir(tmp_path_factory, monkeypatch):
+    """A fresh default-storage folder per test (``$AIMAUTO_DIR``), so tests see only
+    their own stored searches."""
+    folder = tmp_path_factory.mktemp("aimauto")
+    monkeypatch.setenv("AIMAUTO_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,17 @@ def _free_port() -> int:
 @pytest.fixture
 def lab(tmp_path):
     """JupyterLab on 127.0.0.1 (random port, token) over a copy of the tutorial."""
+    yield from _server(tmp_path, "jupyterlab", "--LabApp.news_url=None")
+
+
+@pytest.fixture
+def notebook7(tmp_path):
+    """Jupyter Notebook 7 on 127.0.0.1 (random port, token) over a copy of the tutorial."""
+    pytest.importorskip("notebook", minversion="7")
+    yield from _server(tmp_path, "notebook")
+
+
+def _server(tmp_path, app: str, *extra: str):
     root = tmp_path / "root"
     root.mkdir()
     shutil.copy(QUICKSTART, root / QUICKSTART.name)
@@ -55,9 +66,9 @@ def lab(tmp_path):
     port, token = _free_port(), secrets.token_hex(16)
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        [sys.executable, "-m", app, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
-         "--LabApp.news_url=None", "--ServerApp.port_retries=0"],
+         "--ServerApp.port_retries=0", *extra],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -70,7 +81,7 @@ def lab(tmp_path):
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text())
+                raise RuntimeError(f"{app} did not start:\n" + (tmp_path / "lab.log").read_text())
             time.sleep(0.5)
         yield f"http://127.0.0.1:{port}", token, root
     finally:
@@ -123,6 +134,59 @@ def test_quickstart_runs_in_jupyterlab(lab):
             assert "n_estimators=" in inserted.inner_text() and "hp." not in inserted.inner_text()
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "quickstart-jupyterlab-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)")
+def test_quickstart_runs_in_notebook7(notebook7):
+    """The same tutorial in Jupyter Notebook 7: every cell runs and the live panel renders."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    url, token, _root = notebook7
+    code_cells = sum(c.cell_type == "code" for c in nbformat.read(QUICKSTART, as_version=4).cells)
+    prompts = "[...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(e => e.textContent)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{url}/notebooks/{QUICKSTART.name}?token={token}")
+            page.locator(".jp-NotebookPanel .jp-CodeCell").first.wait_for(timeout=90_000)
+            select = page.locator(".jp-Dialog button", has_text="Select")  # asks at times
+            try:
+                select.wait_for(timeout=10_000)
+                select.click()
+            except sync_api.TimeoutError:
+                pass
+            # Run All before the kernel is idle runs the first cell only: wait for it
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+                state="attached", timeout=90_000)
+            for _attempt in range(3):
+                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+                try:
+                    page.wait_for_function(f"() => {prompts}.some(t => /\\[(\\*|\\d+)\\]/.test(t))",
+                                           timeout=10_000)
+                    break
+                except sync_api.TimeoutError:
+                    continue
+            page.wait_for_function(
+                f"() => {{ const p = {prompts}; return p.filter(t => /\\[\\d+\\]/.test(t)).length "
+                f"=== {code_cells} && !p.some(t => t.includes('*')); }}", timeout=180_000)
+            page.locator(".aimauto-state", has_text="done").first.wait_for(timeout=30_000)
+            page.locator(".jp-CodeCell", has_text="%%aimsearch").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "quickstart-notebook7.png"), full_page=False)
+            assert page.locator(".widget-hprogress .progress-bar").count() >= 1
+            assert page.locator("img.widget-image[src^='blob:']").count() >= 2
+            stop = page.locator("button.jupyter-button", has_text="Stop")
+            assert stop.count() == 1 and stop.is_disabled()  # the search has ended
+            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            texts = errors.all_inner_texts()
+            assert not any("Traceback" in t or "Error" in t for t in texts), texts
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "quickstart-notebook7-failure.png"), full_page=True)
             raise
         finally:
             browser.close()

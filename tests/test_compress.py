@@ -207,6 +207,53 @@ def test_sklearn_boosting(split, cls):
     assert (rep.metric_before - rep.metric_after) * 100 <= 0.5
 
 
+def test_xgboost_keeps_the_first_iterations(split, diabetes):
+    xgb = pytest.importorskip("xgboost")
+    from aimauto_nb.measure import measure_latency, model_size
+
+    X_tr, X_te, y_tr, y_te = split
+    m = xgb.XGBClassifier(n_estimators=20, max_depth=2, n_jobs=1).fit(X_tr, y_tr)
+    full = m.predict(X_te, iteration_range=(0, 5))
+    size = model_size(m)
+    assert measure_latency(m, X_te[:64]) > 0
+    rep = compress(m, prune=0.75, data=(X_te, y_te))
+    assert m.get_booster().num_boosted_rounds() == 5 and m.n_estimators == 5
+    assert (m.predict(X_te) == full).all()  # the same model as its first 5 rounds
+    assert model_size(m) < size and rep.size_ratio > 2 and rep.latency_after is not None
+    assert rep.metric_after == pytest.approx((m.predict(X_te) == y_te).mean())
+    m = xgb.XGBClassifier(n_estimators=30, max_depth=2, n_jobs=1).fit(X_tr, y_tr)
+    rep = compress(m, prune="auto", data=(X_te, y_te), tolerance=2.0)
+    assert m.get_booster().num_boosted_rounds() < 30
+    assert (rep.metric_before - rep.metric_after) * 100 <= 2.0
+    X, y = diabetes
+    r = xgb.XGBRegressor(n_estimators=20, max_depth=2, n_jobs=1).fit(X, y)
+    rep = compress(r, prune="auto", data=(X, y))
+    assert rep.metric == "r2" and (rep.metric_before - rep.metric_after) * 100 <= 0.5
+
+
+def test_catboost_keeps_the_first_iterations(split, diabetes, tmp_path):
+    cb = pytest.importorskip("catboost")
+    from aimauto_nb.measure import model_size
+
+    X_tr, X_te, y_tr, y_te = split
+    kw = dict(depth=2, verbose=0, thread_count=1, allow_writing_files=False, random_seed=0)
+    m = cb.CatBoostClassifier(iterations=20, **kw).fit(X_tr, y_tr)
+    first = m.predict(X_te, ntree_end=10).ravel()
+    size = model_size(m)
+    rep = compress(m, prune=0.5, data=(X_te, y_te))
+    assert m.tree_count_ == 10
+    assert (m.predict(X_te).ravel() == first).all()
+    assert model_size(m) < size and rep.size_ratio > 1.2 and rep.metric == "accuracy"
+    assert rep.metric_after == pytest.approx((m.predict(X_te).ravel() == y_te).mean())
+    X, y = diabetes
+    r = cb.CatBoostRegressor(iterations=30, **kw).fit(X, y)
+    rep = compress(r, prune="auto", data=(X, y), tolerance=2.0)
+    assert rep.metric == "r2" and r.tree_count_ <= 30
+    assert (rep.metric_before - rep.metric_after) * 100 <= 2.0
+    with pytest.raises(TypeError, match="compress supports"):  # unfitted: nothing to cut
+        compress(cb.CatBoostClassifier(**kw), prune=0.5)
+
+
 def test_forest_by_order_and_by_contribution(split):
     from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
 

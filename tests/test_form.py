@@ -28,6 +28,29 @@ def test_curated_ranges_for_known_estimators():
     assert len(CURATED) >= 17
 
 
+@pytest.mark.parametrize("module, cls, first", [("xgboost", "XGBClassifier", "n_estimators"),
+                                                 ("catboost", "CatBoostClassifier", "iterations")])
+def test_xgboost_and_catboost_forms_run_their_search(cancer, module, cls, first, tmp_path,
+                                                      monkeypatch):
+    lib = pytest.importorskip(module)
+    monkeypatch.chdir(tmp_path)
+    t = an.tune(getattr(lib, cls)(), data=cancer, trials=2)
+    curated = [r for r in t.ranges if r.tune]
+    assert curated[0].name == first and len(curated) >= 4 and curated == [
+        r for r in t.ranges if r.name in {c.name for c in CURATED[cls]}]
+    for r, (_x, w) in zip(t.ranges, t._rows):
+        w["tick"].value = r.name in (first, "learning_rate")
+    _row(t, first)["low"].value, _row(t, first)["high"].value = 3, 6
+    body = t.cell_body()
+    assert f"from {module} import {cls}" in body and f"{first}=hp.int(3, 6, log=True)" in body
+    if module == "catboost":  # quiet, and no catboost_info/ in the working directory
+        assert "verbose=0" in body and "allow_writing_files=False" in body
+    s = t.start()
+    s.wait(60)
+    assert s.state == "done" and s.counts()["complete"] == 2
+    assert 3 <= s.best_params[first] <= 6 and not (tmp_path / "catboost_info").exists()
+
+
 def test_unknown_estimators_get_inferred_unticked_ranges():
     ranges = {r.name: r for r in ranges_for(DecisionTreeClassifier())}
     assert ranges["min_samples_split"].kind == "int" and not ranges["min_samples_split"].tune

@@ -133,3 +133,21 @@ def test_saved_notebook_holds_a_static_snapshot(tmp_path):
     assert "aimauto-snapshot" in data["text/html"] and "data:image/png;base64," in data["text/html"]
     assert data["text/plain"].startswith("search: done | 6/6 trials")
     assert nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+
+
+def test_stop_is_enabled_while_running_and_disabled_once_ended(cancer):
+    slow = TREE_CELL + "\nimport time\ntime.sleep(0.3)\n"
+    s = an.search(slow, data=cancer, trials=3, storage=False, display=False)
+    p = Panel(s, namespace={})
+    p.refresh()
+    assert s.running and not p.stop_button.disabled
+    s.wait(30)
+    p.refresh(final=True)
+    assert s.state == "done" and p.stop_button.disabled
+    broken = "depth = hp.int(1, 3)\nraise RuntimeError('no model today')\nmodel = None\n"
+    f = an.search(broken, data=cancer, trials=6, storage=False, display=False)
+    pf = Panel(f, namespace={})
+    with pytest.raises(an.SearchError):
+        f.wait(30)
+    pf.refresh(final=True)
+    assert f.state == "failed" and pf.stop_button.disabled

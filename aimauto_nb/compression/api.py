@@ -1,7 +1,7 @@
 """``compress(model, ...)``: shrink a fitted model in place and report what it cost.
 
 PyTorch modules: global L1 pruning, structured pruning of sequential chains, int8
-quantization. LightGBM and scikit-learn boosting: fewer iterations. Forests: fewer trees.
+quantization. LightGBM, XGBoost, CatBoost and scikit-learn boosting: fewer iterations. Forests: fewer trees.
 Linear models: sparser coefficients. If any step fails the model is left as it was.
 """
 
@@ -114,8 +114,9 @@ def compress(model, *, prune=None, structured=False, quantize=None, device=None,
     kind = trees.kind_of(model)
     if kind is None:
         raise TypeError(
-            f"compress supports PyTorch modules, LightGBM, scikit-learn (Hist)GradientBoosting, "
-            f"RandomForest / ExtraTrees and linear models; got {type(model).__name__}")
+            f"compress supports PyTorch modules, fitted LightGBM, XGBoost and CatBoost models, "
+            f"scikit-learn (Hist)GradientBoosting, RandomForest / ExtraTrees and linear models; "
+            f"got {type(model).__name__}")
     if quantize is not None:
         raise ValueError(f"quantize={quantize!r} applies to PyTorch modules, not "
                          f"{type(model).__name__}")
@@ -142,6 +143,8 @@ def _batch(model, data, rows=256):
     n = getattr(model, "n_features_in_", None)
     if n is None and hasattr(model, "num_feature"):
         n = model.num_feature()
+    if n is None and getattr(model, "feature_names_", None) is not None:  # CatBoost
+        n = len(model.feature_names_)
     return None if n is None else np.random.default_rng(0).normal(size=(rows, n))
 
 
@@ -165,7 +168,7 @@ def _compress_estimator(model, kind, prune, data, tolerance) -> CompressReport:
     rep.latency_batch = None if batch is None else len(batch)
     rep.latency_before = None if batch is None else measure_latency(model, batch)
     rep.metric, rep.metric_before = _estimator_metric(model, kind, data)
-    if kind in ("lgbm-sklearn", "lgbm-booster", "gb", "hgb"):
+    if kind in trees.BOOSTING:
         rep.steps.append(trees.prune_boosting(model, kind, prune, data, tolerance))
     elif kind == "forest":
         rep.steps.append(trees.prune_forest(model, prune, data, tolerance))

@@ -1,5 +1,5 @@
-"""Shrinking fitted scikit-learn / LightGBM models: fewer boosting iterations, fewer
-forest trees, sparser linear coefficients."""
+"""Shrinking fitted scikit-learn / LightGBM / XGBoost / CatBoost models: fewer boosting
+iterations, fewer forest trees, sparser linear coefficients."""
 
 from __future__ import annotations
 
@@ -9,11 +9,23 @@ import numpy as np
 
 from .quality import quality
 
-__all__ = ["kind_of", "prune_boosting", "prune_forest", "prune_linear"]
+__all__ = ["kind_of", "prune_boosting", "prune_forest", "prune_linear", "BOOSTING"]
+
+#: kinds whose iterations :func:`prune_boosting` can cut
+BOOSTING = ("lgbm-sklearn", "lgbm-booster", "xgb", "catboost", "gb", "hgb")
+
+
+def _xgb_fitted(model) -> bool:
+    try:
+        model.get_booster()
+    except Exception:  # xgboost raises NotFittedError before fit
+        return False
+    return True
 
 
 def kind_of(model) -> str | None:
-    """"lgbm-sklearn" | "lgbm-booster" | "gb" | "hgb" | "forest" | "linear" | None."""
+    """"lgbm-sklearn" | "lgbm-booster" | "xgb" | "catboost" | "gb" | "hgb" | "forest" |
+    "linear" | None (fitted models only)."""
     mod = type(model).__module__
     name = type(model).__name__
     if mod.startswith("lightgbm"):
@@ -21,6 +33,10 @@ def kind_of(model) -> str | None:
             return "lgbm-booster"
         if hasattr(model, "booster_"):
             return "lgbm-sklearn"
+    if mod.startswith("xgboost") and hasattr(model, "get_booster") and _xgb_fitted(model):
+        return "xgb"  # the scikit-learn API: XGBClassifier, XGBRegressor, XGBRanker...
+    if mod.startswith("catboost") and hasattr(model, "shrink") and model.is_fitted():
+        return "catboost"
     if mod.startswith("sklearn.ensemble"):
         if name.startswith("HistGradientBoosting"):
             return "hgb"
@@ -42,6 +58,10 @@ def n_iterations(model, kind) -> int:
         return model.booster_.current_iteration()
     if kind == "lgbm-booster":
         return model.current_iteration()
+    if kind == "xgb":
+        return model.get_booster().num_boosted_rounds()
+    if kind == "catboost":
+        return model.tree_count_
     if kind == "gb":
         return len(model.estimators_)
     return model.n_iter_
@@ -52,6 +72,14 @@ def _staged_predictions(model, kind, X, ks):
     if kind in ("lgbm-sklearn", "lgbm-booster"):
         for k in ks:
             yield k, model.predict(X, num_iteration=k)
+        return
+    if kind == "xgb":
+        for k in ks:
+            yield k, model.predict(X, iteration_range=(0, k))
+        return
+    if kind == "catboost":
+        for k in ks:
+            yield k, model.predict(X, ntree_end=k)
         return
     wanted = set(ks)
     for i, p in enumerate(model.staged_predict(X), start=1):
@@ -71,6 +99,15 @@ def _keep_iterations(model, kind, k: int) -> None:
             model.set_params(n_estimators=k)
         else:  # swap the native handles so the user's Booster object is the small one
             model.__dict__, new.__dict__ = new.__dict__, model.__dict__
+    elif kind == "xgb":
+        small = model.get_booster()[:k]  # a new Booster with the first k rounds
+        for attr in ("best_iteration", "best_score"):  # early stopping's, now past the end
+            if small.attr(attr) is not None:
+                small.set_attr(**{attr: None})
+        model._Booster = small
+        model.set_params(n_estimators=k)
+    elif kind == "catboost":
+        model.shrink(ntree_end=k)  # (a fitted CatBoost refuses set_params: `iterations` stays)
     elif kind == "gb":
         model.estimators_ = model.estimators_[:k]
         model.train_score_ = model.train_score_[:k]

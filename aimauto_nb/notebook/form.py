@@ -76,6 +76,20 @@ _KNN = [_R("n_neighbors", "int", 1, 50, True), _R("weights", "choice", options=[
 _MLP = [_R("hidden_layer_sizes", "choice", options=[(64,), (128,), (64, 64), (128, 64)]),
         _R("alpha", "float", 1e-6, 1e-1, True), _R("learning_rate_init", "float", 1e-4, 1e-1, True)]
 _SVM = [_R("C", "float", 1e-2, 1e3, True), _R("gamma", "float", 1e-4, 1.0, True)]
+_XGB = [_R("n_estimators", "int", 50, 1000, True), _R("learning_rate", "float", 0.005, 0.3, True),
+        _R("max_depth", "int", 2, 12), _R("min_child_weight", "float", 0.5, 20.0, True),
+        _R("subsample", "float", 0.5, 1.0), _R("colsample_bytree", "float", 0.5, 1.0),
+        _R("reg_lambda", "float", 1e-3, 10.0, True)]
+_CATBOOST = [_R("iterations", "int", 50, 1000, True), _R("learning_rate", "float", 0.005, 0.3, True),
+             _R("depth", "int", 2, 10), _R("l2_leaf_reg", "float", 0.5, 30.0, True),
+             _R("random_strength", "float", 1e-2, 10.0, True)]
+
+#: parameters the written cell sets unless the estimator has its own value (CatBoost would
+#: print every iteration and write ``catboost_info/`` into the working directory)
+QUIET: dict[str, dict] = {
+    "CatBoostClassifier": {"verbose": 0, "allow_writing_files": False},
+    "CatBoostRegressor": {"verbose": 0, "allow_writing_files": False},
+}
 
 #: curated ranges for the estimators people tune most (the rest are inferred)
 CURATED: dict[str, list[Range]] = {
@@ -92,7 +106,21 @@ CURATED: dict[str, list[Range]] = {
     "SVR": _SVM + [_R("epsilon", "float", 1e-3, 1.0, True)],
     "KNeighborsClassifier": _KNN, "KNeighborsRegressor": _KNN,
     "MLPClassifier": _MLP, "MLPRegressor": _MLP,
+    "XGBClassifier": _XGB, "XGBRegressor": _XGB,
+    "CatBoostClassifier": _CATBOOST, "CatBoostRegressor": _CATBOOST,
 }
+
+
+def _accepted(estimator) -> set[str]:
+    """Parameter names the estimator takes: ``get_params`` (scikit-learn lists them all,
+    CatBoost only those set) and the named arguments of its constructor."""
+    names = set(estimator.get_params(deep=False))
+    try:
+        sig = inspect.signature(type(estimator).__init__)
+    except (TypeError, ValueError):
+        return names
+    return names | {n for n, p in sig.parameters.items()
+                    if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
 def _inferred(name: str, value) -> Range | None:
@@ -112,8 +140,9 @@ def _inferred(name: str, value) -> Range | None:
 def ranges_for(estimator) -> list[Range]:
     """Curated ranges for known estimators, then inferred ones for the other parameters."""
     params = estimator.get_params(deep=False)
+    accepted = _accepted(estimator)
     curated = [Range(**vars(r)) for r in CURATED.get(type(estimator).__name__, [])
-               if r.name in params]
+               if r.name in accepted]
     known = {r.name for r in curated}
     skip = {"random_state", "n_jobs", "verbose", "verbosity", "warm_start", "copy_X",
             "class_weight", "max_bins", "early_stopping", "validation_fraction", "tol"}
@@ -268,7 +297,11 @@ class Tuner:
         chosen = {r.name: r for r in self.chosen()}
         defaults = type(self.estimator)().get_params(deep=False)
         args, skipped = [], []
-        for name, value in self.estimator.get_params(deep=False).items():
+        params = dict(self.estimator.get_params(deep=False))
+        params.update({n: None for n in chosen if n not in params})  # accepted, not yet set
+        for n, v in QUIET.get(type(self.estimator).__name__, {}).items():
+            params.setdefault(n, v)
+        for name, value in params.items():
             if name in chosen:
                 args.append(f"{name}={chosen[name].marker()}")
             elif name in defaults and _literal(defaults[name]) is not None and defaults[name] == value:

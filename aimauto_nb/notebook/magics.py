@@ -1,5 +1,5 @@
 """IPython magics: ``%%aimsearch``, ``%aimstatus``, ``%aimstop``, ``%aimapply``,
-``%aimcompress``. A thin layer over :func:`aimauto_nb.search` and
+``%aimcompress``, ``%aimtune``, ``%aimdashboard``. A thin layer over :func:`aimauto_nb.search` and
 :func:`aimauto_nb.compress`: options are parsed with ``magic_arguments``, names are
 looked up in the user namespace, and every problem is one ``UsageError`` line."""
 
@@ -77,8 +77,10 @@ class AimMagics(Magics):
     @argument("--executor", default="thread",
               help=f"{', '.join(EXECUTORS)} or a Dask scheduler address tcp://HOST:PORT")
     @argument("--trial-timeout", type=float, metavar="S", help="fail a trial after S seconds")
-    @argument("--storage", help="study storage: a file.db path or URL, journal:///file.log")
-    @argument("--resume", action="store_true", help="continue the study of this --name")
+    @argument("--storage", help="study storage: sqlite:///file.db or another URL, "
+                                  "journal:///file.log, :memory: (default: .aimauto/journal.log)")
+    @argument("--resume", action="store_true",
+              help="continue the study of this --name (in the default journal: its latest run)")
     @argument("--seed", type=int, help="sampler and split seed")
     @argument("--name", default="search", help="variable to bind the Search to (default: search)")
     @argument("--wait", action="store_true", help="block until the search ends")
@@ -128,11 +130,44 @@ class AimMagics(Magics):
 
     @magic_arguments()
     @argument("name", nargs="?", default="search", help="the search variable (default: search)")
+    @argument("--all", action="store_true",
+              help="list the searches stored in the default journal (.aimauto/) instead")
+    @argument("--storage", help="with --all: list this storage URL instead")
     @line_magic
     def aimstatus(self, line: str):
-        """One line: state, trial counts, elapsed time, best values."""
+        """One line: state, trial counts, elapsed time, best values; ``--all``: the stored
+        searches (name, study, started, trials, best)."""
+        from ..persist import studies
+
         args = self._parse(self.aimstatus, line)
+        if args.all or args.storage:
+            try:
+                print(studies(args.storage))
+            except ValueError as e:
+                raise UsageError(str(e)) from None
+            return
         print(self._search(args.name).status_line())
+
+    @magic_arguments()
+    @argument("name", nargs="?", default=None,
+              help="the search variable (default: search, else the default journal)")
+    @argument("--storage", help="a storage URL to open instead of a search's")
+    @argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    @argument("--stop", action="store_true", help="stop the dashboard")
+    @line_magic
+    def aimdashboard(self, line: str):
+        """Start optuna-dashboard on a search's storage and show it (a link and an IFrame)."""
+        from ..api import dashboard
+
+        args = self._parse(self.aimdashboard, line)
+        try:
+            if args.storage is not None:
+                return dashboard(args.storage, stop=args.stop, port=args.port)
+            if args.name is None and not isinstance(self.shell.user_ns.get("search"), Search):
+                return dashboard(None, stop=args.stop, port=args.port)
+            return self._search(args.name).dashboard(stop=args.stop, port=args.port)
+        except (ImportError, ValueError, OSError) as e:
+            raise UsageError(str(e)) from None
 
     @magic_arguments()
     @argument("name", nargs="?", default="search", help="the search variable (default: search)")
@@ -226,7 +261,8 @@ def register(ipython) -> None:
 def unregister(ipython) -> None:
     mm = ipython.magics_manager
     for kind, names in (("cell", ["aimsearch"]),
-                        ("line", ["aimstatus", "aimstop", "aimapply", "aimcompress", "aimtune"])):
+                        ("line", ["aimstatus", "aimstop", "aimapply", "aimcompress", "aimtune",
+                                  "aimdashboard"])):
         for n in names:
             mm.magics[kind].pop(n, None)
     mm.registry.pop("AimMagics", None)
