@@ -17,6 +17,7 @@ import warnings
 import torch
 from torch import nn
 
+from .attention import swap_attention
 from .errors import CompressError
 from .inputs import call
 from .torch_ops import Int8WeightOnlyLinear, _replace_linears
@@ -65,8 +66,17 @@ def _cpu_engine() -> str:
     return torch.backends.quantized.engine
 
 
+def _no_fast_path(module, args):
+    """A no-op pre-hook: a Transformer layer with a hook skips its fused fast path, which reads
+    ``linear1.weight`` as a tensor (a torch.ao quantized Linear has a method there)."""
+
+
 def _quantize_dynamic(model: nn.Module, kinds: set) -> None:
     _cpu_engine()
+    if nn.Linear in kinds:
+        for m in model.modules():
+            if isinstance(m, nn.TransformerEncoderLayer | nn.TransformerDecoderLayer):
+                m.register_forward_pre_hook(_no_fast_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.ao.quantization.quantize_dynamic(model, kinds, dtype=torch.qint8, inplace=True)
@@ -119,6 +129,9 @@ def quantize_int8(model: nn.Module, device: torch.device, weight_only: bool = Fa
     if rnns:
         _quantize_dynamic(model, set(_RNN))
         steps.append(f"dynamic int8 of {len(rnns)} recurrent layers (torch.ao)")
+    swapped = swap_attention(model)
+    if swapped:
+        steps.append(f"{len(swapped)} attention layers rebuilt from Linear projections")
     n = _linears(model)
     if n:
         chosen = backend or DEFAULT_BACKEND
@@ -157,6 +170,7 @@ def _weight_only(model, device, backend, convs, rnns) -> tuple[str, list[str]]:
 
 
 def _static_pt2e(model: nn.Module, example, calibration) -> tuple[str, list[str]]:
+    from torchao.quantization.pt2e import allow_exported_model_train_eval
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
     from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as xiq
 
@@ -176,6 +190,7 @@ def _static_pt2e(model: nn.Module, example, calibration) -> tuple[str, list[str]
             for x in calibration:
                 call(prepared, x)
         q = convert_pt2e(prepared)
+        allow_exported_model_train_eval(q)
     used = {n.target for n in q.graph.nodes if n.op == "get_attr"}
     for name, _ in list(q.named_parameters()) + list(q.named_buffers()):
         if name not in used and "." not in name:
