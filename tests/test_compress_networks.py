@@ -317,3 +317,21 @@ def test_sequence_models_on_cuda(tokens):
                        finetune=(X, y), epochs=1, progress=False)
         assert rep.device.startswith("cuda") and "weight-only" in rep.steps[-1]
         assert all(p.device.type == "cuda" for p in m.state_dict().values())
+
+
+def test_aimcompress_takes_example_inputs_and_an_int8_backend():
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from aimauto_nb.notebook.magics import AimMagics
+
+    shell = InteractiveShell.instance()
+    shell.register_magics(AimMagics)
+    torch.manual_seed(0)
+    shell.user_ns.update(net=RNNClassifier(), x=torch.randint(0, VOCAB, (4, SEQ)))
+    rep = shell.run_line_magic("aimcompress", "net --prune 0.5 --structured --example-inputs x")
+    assert shell.user_ns["net"].rnn.hidden_size == 16 and rep.latency_batch == 4
+    with pytest.raises(UsageError, match="int8_backend must be one of"):
+        shell.run_line_magic("aimcompress", "net --quantize int8 --int8-backend nope")
+    with pytest.raises(UsageError, match="--example-inputs: no variable named y"):
+        shell.run_line_magic("aimcompress", "net --quantize int8 --example-inputs y")
