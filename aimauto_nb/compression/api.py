@@ -1,6 +1,6 @@
 """``compress(model, ...)``: shrink a fitted model in place and report what it cost.
 
-PyTorch modules: global L1 pruning, structured pruning of sequential chains, int8
+PyTorch modules: global L1 pruning, structured pruning of any traceable network, int8
 quantization. LightGBM and scikit-learn boosting: fewer iterations. Forests: fewer trees.
 Linear models: sparser coefficients. If any step fails the model is left as it was.
 """
@@ -77,10 +77,11 @@ def compress(model, *, prune=None, structured=False, quantize=None, device=None,
              loss=None, progress=True, example_inputs=None, int8_backend=None) -> CompressReport:
     """Shrink ``model`` in place and return a :class:`CompressReport`.
 
-    prune: fraction of weights (torch), neurons/channels (``structured=True``), boosting
+    prune: fraction of weights (torch), of the channels of each layer (``structured=True``), boosting
     iterations or trees to remove; ``"auto"`` (boosting and forests, with ``data``) keeps the
     smallest model within ``tolerance`` points (default 0.5) of the full one.
-    quantize: ``"int8"`` (torch: dynamic int8 on CPU, weight-only int8 on CUDA) or
+    quantize: ``"int8"`` (torch on CPU: dynamic int8 of Linear/LSTM/GRU/attention, static
+    int8 of Conv models calibrated on ``data``; on CUDA weight-only int8) or
     ``"int8-weight-only"`` on any device. device: move a torch model first ("cpu", "cuda").
     data: (X, y) to report the metric (and torch output difference) before and after.
     finetune: (X_train, y_train) to train a pruned torch model for ``epochs`` (Adam, ``lr``
