@@ -27,7 +27,6 @@ from .torch_ops import prune_structured as prune_chain
 
 __all__ = ["prune_structured_any", "recurrent_pruner", "prune_rnn_units", "output_layers"]
 
-_RNN = (nn.LSTM, nn.GRU)
 _SHAPED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.Embedding,
            nn.LSTM, nn.GRU, nn.MultiheadAttention, nn.LayerNorm)
 
