@@ -9,7 +9,9 @@ Torch-Pruning's dependency graph (residual adds, concatenations, BatchNorm/Layer
 wrong (it slices ``weight_hh`` by unit instead of by gate block and drops input columns of
 ``weight_ih``; it also refuses stacked LSTMs and has none for GRU), so LSTM/GRU hidden units
 are pruned here by hand (:func:`recurrent_pruner`), checked in the tests against the original
-network with those units masked.
+network with those units masked. Torch-Pruning's magnitude importance does not score Embedding
+or LSTM weights, so a small subclass adds them (else an Embedding feeding an LSTM is never
+pruned).
 """
 
 from __future__ import annotations
@@ -116,6 +118,35 @@ def _recurrent_pruner_class():
     return _RecurrentPruner
 
 
+def _importance_class():
+    tp = _import_tp()
+
+    class _Importance(tp.importance.GroupMagnitudeImportance):
+        """Torch-Pruning's group L2 magnitude, plus the layers it does not score: Embedding
+        columns and LSTM units / inputs (else a group of only those is never pruned)."""
+
+        def __call__(self, group):
+            imps, roots = [], []
+            for i, (dep, idxs) in enumerate(group):
+                layer, fn = dep.layer, getattr(dep.pruning_fn, "__name__", "")
+                if isinstance(layer, nn.Embedding) and fn == "prune_embedding_out_channels":
+                    imps.append(layer.weight.detach()[:, idxs].abs().pow(self.p).sum(0))
+                elif isinstance(layer, nn.LSTM) and fn == "prune_out_channels":
+                    imps.append(_unit_norms(layer, layer.num_layers - 1)[idxs])
+                elif isinstance(layer, nn.LSTM) and fn == "prune_in_channels":
+                    imps.append(layer.weight_ih_l0.detach()[:, idxs].abs().pow(self.p).sum(0))
+                else:
+                    continue
+                roots.append(group[i].root_idxs)
+            base = super().__call__(group)
+            if not imps:
+                return base
+            mine = self._normalize(self._reduce(imps, roots), self.normalizer)
+            return mine if base is None else base + mine
+
+    return _Importance
+
+
 def recurrent_pruner():
     """A Torch-Pruning pruning function for LSTM/GRU layers (see the module docstring)."""
     return _recurrent_pruner_class()()
@@ -191,7 +222,7 @@ def prune_structured_any(model: nn.Module, amount: float, example_inputs) -> tup
         with warnings.catch_warnings(), torch.enable_grad():
             warnings.simplefilter("ignore")
             pruner = tp.pruner.BasePruner(
-                model, example_inputs, importance=tp.importance.MagnitudeImportance(p=2),
+                model, example_inputs, importance=_importance_class()(p=2),
                 pruning_ratio=float(amount), ignored_layers=ignored, num_heads=heads,
                 customized_pruners={nn.LSTM: pruner_fn},
                 root_module_types=[nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.Embedding,
