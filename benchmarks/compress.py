@@ -1,5 +1,6 @@
-"""compress() side by side with calling torch.ao / torch.nn.utils.prune directly, and the
-tree-ensemble pruning table. Prints tables; run: python benchmarks/compress.py"""
+"""compress() side by side with calling torch.ao / torch.nn.utils.prune / Torch-Pruning /
+torchao directly, and the tree-ensemble pruning table. Prints tables; run:
+python benchmarks/compress.py [mlp|trees|networks [resnet|transformer|lstm]] (all without one)."""
 
 from __future__ import annotations
 
@@ -228,9 +229,242 @@ def trees():
           ["model", "prune", "size ratio", "test acc before", "after", "points", "step"], rows)
 
 
+# ---------------------------------------------------------------- networks beyond MLPs
+
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c1, self.b1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.c2, self.b2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return torch.relu(x + self.b2(self.c2(torch.relu(self.b1(self.c1(x))))))
+
+
+class ResNet(nn.Module):
+    """A small ResNet-style CNN for 8x8 digits (flat 64-pixel rows in)."""
+
+    def __init__(self, c=32, classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, c, 3, padding=1, bias=False), nn.BatchNorm2d(c),
+                                  nn.ReLU())
+        self.blocks = nn.Sequential(Block(c), Block(c))
+        self.fc = nn.Linear(c, classes)
+
+    def forward(self, x):
+        return self.fc(self.blocks(self.stem(x.view(-1, 1, 8, 8))).mean((2, 3)))
+
+
+VOCAB, SEQ, CLASSES = 12, 16, 4
+
+
+class LSTMClassifier(nn.Module):
+    def __init__(self, emb=64, hidden=256):
+        super().__init__()
+        self.emb = nn.Embedding(VOCAB, emb)
+        self.lstm = nn.LSTM(emb, hidden, batch_first=True)
+        self.fc = nn.Linear(hidden, CLASSES)
+
+    def forward(self, x):
+        out, _ = self.lstm(self.emb(x))
+        return self.fc(out[:, -1])
+
+
+class TransformerClassifier(nn.Module):
+    def __init__(self, d=128, heads=4, ff=512, layers=2):
+        super().__init__()
+        self.emb = nn.Embedding(VOCAB, d)
+        self.pos = nn.Parameter(torch.zeros(1, SEQ, d))
+        layer = nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, batch_first=True)
+        self.enc = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.fc = nn.Linear(d, CLASSES)
+
+    def forward(self, x):
+        return self.fc(self.enc(self.emb(x) + self.pos).mean(1))
+
+
+def sequence_task(n=6000, seed=0):
+    """Token sequences; the class is the most frequent of the tokens 1..4 (ties: the lowest)."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, VOCAB, (n, SEQ))
+    counts = np.stack([(X == t).sum(1) for t in range(1, CLASSES + 1)], 1)
+    y = counts.argmax(1)
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+
+
+def accuracy(m, X, y):
+    with torch.no_grad():
+        return float((m(torch.as_tensor(X)).argmax(1).numpy() == y).mean())
+
+
+def fit(m, X, y, epochs, lr):
+    from aimauto_nb.compression.finetune import fit_module
+
+    fit_module(m, X, y, epochs=epochs, lr=lr, batch_size=64)
+    return m.eval()
+
+
+def torch_pruning_directly(model, x, ratio=0.5):
+    import torch_pruning as tp
+
+    heads = {m: m.num_heads for m in model.modules() if isinstance(m, nn.MultiheadAttention)}
+    pruner = tp.pruner.BasePruner(
+        model, x, importance=tp.importance.MagnitudeImportance(p=2), pruning_ratio=ratio,
+        ignored_layers=[model.fc], num_heads=heads,
+        root_module_types=[nn.Conv2d, nn.Linear, nn.Embedding, nn.LSTM, nn.LayerNorm])
+    pruner.step()
+    return model
+
+
+def torchao_directly(model, x):
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+
+    quantize_(model, Int8DynamicActivationInt8WeightConfig(set_inductor_config=False))
+    return model
+
+
+def pt2e_directly(model, x, calib):
+    from torchao.quantization.pt2e import allow_exported_model_train_eval
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as xiq
+
+    g = torch.export.export(model, (x[:2],), dynamic_shapes=({0: torch.export.Dim("b")},)).module()
+    q = xiq.X86InductorQuantizer()
+    q.set_global(xiq.get_default_x86_inductor_quantization_config())
+    p = prepare_pt2e(g, q)
+    with torch.no_grad():
+        p(calib)
+    q = convert_pt2e(p)
+    allow_exported_model_train_eval(q)
+    return q
+
+
+def networks(epochs_ft=3, only=()):
+    """ResNet-style CNN on digits, Transformer and LSTM classifiers on a generated sequence
+    task: structured 50 % (+ fine-tune), int8, both; next to Torch-Pruning / torchao /
+    torch.ao called directly. CPU, 1 thread."""
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32)
+    dig = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    seq = sequence_task()
+    cases = [("ResNet-style CNN (digits)", ResNet, dig, 25, 3e-3),
+             ("Transformer encoder (sequence task)", TransformerClassifier, seq, 10, 1e-3),
+             ("LSTM (sequence task)", LSTMClassifier, seq, 10, 3e-3)]
+    for case in cases:
+        if not only or any(w in case[0].lower() for w in only):
+            network_case(*case, epochs_ft)
+
+
+def network_case(title, make, split, epochs, lr, epochs_ft):
+    X_tr, X_te, y_tr, y_te = split
+    torch.manual_seed(0)
+    t = time.perf_counter()
+    base = fit(make(), X_tr, y_tr, epochs, lr)
+    trained_s = time.perf_counter() - t
+    a0, s0 = accuracy(base, X_te, y_te), size(base)
+    n0 = sum(p.numel() for p in base.parameters())
+    X_fit, X_val, y_fit, y_val = train_test_split(X_tr, y_tr, test_size=0.15, random_state=0)
+    xb1 = torch.as_tensor(X_te[:1])
+    xb64 = torch.as_tensor(X_te[:64])
+    lat0 = latency_ms(base, xb1), latency_ms(base, xb64)
+    rows = []
+
+    def row(name, m, params=None, note=""):
+        if m is None:
+            rows.append((name, "fails", "", "", "", "", note))
+            return
+        m.eval()
+        l1, l64 = latency_ms(m, xb1), latency_ms(m, xb64)
+        rows.append((name, f"{s0 / size(m):.2f}×",
+                     "" if params is None else f"{n0 / params:.2f}×",
+                     f"{lat0[0] / l1:.2f}×", f"{lat0[1] / l64:.2f}×",
+                     f"{(accuracy(m, X_te, y_te) - a0) * 100:+.2f}", note))
+        print("  ", rows[-1], flush=True)
+
+    def ours(**kw):
+        m = copy.deepcopy(base)
+        rep = compress(m, data=(X_val, y_val), progress=False, **kw)
+        return m, rep
+
+    def params(m):
+        return sum(p.numel() for p in m.parameters())
+
+    ft = dict(finetune=(X_fit, y_fit), epochs=epochs_ft)
+    m, rep = ours(prune=0.5, structured=True, **ft)
+    row("structured 50% + fine-tune (aimauto_nb)", m, params(m),
+        f"{(rep.metric_compressed - rep.metric_before) * 100:+.1f} before fine-tune (val)")
+    try:
+        d = torch_pruning_directly(copy.deepcopy(base), xb64)
+        fit(d, X_fit, y_fit, epochs_ft, 5e-4)
+        row("  Torch-Pruning directly + fine-tune (labels)", d, params(d))
+    except Exception as e:
+        row("  Torch-Pruning directly", None, note=f"{type(e).__name__}: {str(e)[:50]}")
+    m, rep = ours(quantize="int8")
+    row("int8 (aimauto_nb, default)", m, note=rep.steps[0][:70])
+    m8 = m
+    if make is not ResNet:
+        m, rep = ours(quantize="int8", int8_backend="torchao")
+        row("int8 (aimauto_nb, int8_backend='torchao')", m, note=rep.steps[0][-45:])
+        d = torch.ao.quantization.quantize_dynamic(copy.deepcopy(base), {nn.Linear, nn.LSTM},
+                                                   dtype=torch.qint8)
+        try:
+            row("  torch.ao quantize_dynamic directly", d)
+        except Exception as e:
+            row("  torch.ao quantize_dynamic directly", None,
+                note=f"{type(e).__name__}: {str(e)[:50]}")
+        try:
+            d = torchao_directly(copy.deepcopy(base), xb64)
+            row("  torchao quantize_ directly (Linear only)", d)
+        except Exception as e:
+            row("  torchao directly", None, note=f"{type(e).__name__}: {str(e)[:50]}")
+    else:
+        d = pt2e_directly(copy.deepcopy(base), xb64, torch.as_tensor(X_val[:512]))
+        row("  PT2E directly (torchao x86 quantizer)", d)
+    m, rep = ours(prune=0.5, structured=True, quantize="int8", **ft)
+    row("structured 50% + fine-tune + int8 (aimauto_nb)", m)
+    table(f"{title}: fp32 test accuracy {a0:.4f}, {s0 / 1024:.0f} KB, {n0:,} parameters, "
+          f"trained {trained_s:.0f}s; latency fp32 {lat0[0]:.3f} ms (batch 1), {lat0[1]:.3f} ms "
+          "(batch 64); ratios are before/after",
+          ["method", "size", "params", "speed b1", "speed b64", "acc points", "note"], rows)
+    if make is ResNet:
+        compiled(base, m8, xb1, xb64)
+
+
+def compiled(base, int8, xb1, xb64):
+    """What the exported int8 CNN costs eager and under torch.compile, next to fp32."""
+    import torch._dynamo
+    import torch._inductor.config as inductor
+
+    rows = []
+    for name, m in (("fp32", base), ("int8 PT2E", int8)):
+        row = [name, f"{latency_ms(m, xb1):.3f}", f"{latency_ms(m, xb64):.3f}"]
+        for freezing in (False, True):
+            torch._dynamo.reset()
+            with inductor.patch(freezing=freezing):
+                c = torch.compile(m)
+                for x in (xb1, xb64):
+                    try:
+                        row.append(f"{latency_ms(c, x):.3f}")
+                    except Exception as e:
+                        row.append(f"fails ({type(e).__name__})")
+        rows.append(tuple(row))
+    table("ResNet-style CNN latency (ms): eager, torch.compile, torch.compile with inductor "
+          "freezing (what compress returns is eager)",
+          ["model", "b1 eager", "b64 eager", "b1 compiled", "b64 compiled", "b1 frozen",
+           "b64 frozen"], rows)
+
+
 if __name__ == "__main__":
-    digits_mlp()
-    finetune_rows()
-    large_mlp_finetune()
-    large_mlp()
-    trees()
+    import sys
+
+    which = sys.argv[1:] or ["mlp", "trees", "networks"]
+    if "mlp" in which:
+        digits_mlp()
+        finetune_rows()
+        large_mlp_finetune()
+        large_mlp()
+    if "trees" in which:
+        trees()
+    if "networks" in which:  # networks [resnet|transformer|lstm ...]
+        networks(only=[w for w in which if w != "networks"])

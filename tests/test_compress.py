@@ -89,24 +89,25 @@ def test_structured_pruning_of_a_cnn_chain():
     assert rep.size_ratio > 1.5 and "not folded" in rep.steps[0]
 
 
-def test_unshrinkable_topology_is_an_error_naming_the_layer_and_leaves_the_model():
+def test_a_residual_block_inside_a_chain_is_pruned_through_the_dependency_graph():
     class Residual(nn.Module):
         def __init__(self):
             super().__init__()
-            self.fc = nn.Linear(4, 4)
+            self.fc = nn.Linear(8, 8)
 
         def forward(self, x):
             return x + self.fc(x)
 
-    net = nn.Sequential(nn.Linear(4, 4), Residual(), nn.Linear(4, 2))
-    state = copy.deepcopy(net.state_dict())
-    with pytest.raises(ValueError, match=r"layer '1' \(Residual\)"):
-        compress(net, prune=0.5, structured=True)
-    assert all(torch.equal(state[k], v) for k, v in net.state_dict().items())
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), Residual(), nn.Linear(8, 2))
+    rep = compress(net, prune=0.5, structured=True)
+    assert net[0].out_features == 4 and net[1].fc.weight.shape == (4, 4)
+    assert net[2].in_features == 4 and net[2].out_features == 2  # the output keeps its width
+    assert "Torch-Pruning" in rep.steps[0] and "parameters removed" in rep.steps[0]
 
 
 def test_a_failure_mid_way_leaves_the_model_exactly_as_it_was(mlp, monkeypatch):
-    import aimauto_nb.compression.torch_flow as flow
+    import aimauto_nb.compression.quantize as flow
 
     m = copy.deepcopy(mlp)
     state = copy.deepcopy(m.state_dict())

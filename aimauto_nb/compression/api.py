@@ -1,7 +1,8 @@
 """``compress(model, ...)``: shrink a fitted model in place and report what it cost.
 
-PyTorch modules: global L1 pruning, structured pruning of sequential chains, int8
-quantization. LightGBM, XGBoost, CatBoost and scikit-learn boosting: fewer iterations. Forests: fewer trees.
+PyTorch modules: global L1 pruning, structured pruning of any traceable network, int8
+quantization. LightGBM, XGBoost, CatBoost and scikit-learn boosting: fewer iterations.
+Forests: fewer trees.
 Linear models: sparser coefficients. If any step fails the model is left as it was.
 """
 
@@ -74,27 +75,45 @@ def _restore(model, backup) -> None:
 
 def compress(model, *, prune=None, structured=False, quantize=None, device=None, data=None,
              tolerance=None, finetune=None, epochs=3, lr=None, batch_size=None, distill=None,
-             loss=None, progress=True) -> CompressReport:
+             loss=None, progress=True, example_inputs=None, int8_backend=None) -> CompressReport:
     """Shrink ``model`` in place and return a :class:`CompressReport`.
 
-    prune: fraction of weights (torch), neurons/channels (``structured=True``), boosting
+    prune: fraction of weights (torch), of the channels of each layer (``structured=True``), boosting
     iterations or trees to remove; ``"auto"`` (boosting and forests, with ``data``) keeps the
     smallest model within ``tolerance`` points (default 0.5) of the full one.
-    quantize: ``"int8"`` (torch: dynamic int8 on CPU, weight-only int8 on CUDA) or
+    quantize: ``"int8"`` (torch on CPU: dynamic int8 of Linear/LSTM/GRU/attention, static
+    int8 of Conv models calibrated on ``data``; on CUDA weight-only int8) or
     ``"int8-weight-only"`` on any device. device: move a torch model first ("cpu", "cuda").
     data: (X, y) to report the metric (and torch output difference) before and after.
     finetune: (X_train, y_train) to train a pruned torch model for ``epochs`` (Adam, ``lr``
     default 5e-4, ``batch_size`` 64) before it is quantized; ``distill`` (default True when
     fine-tuning) trains against the uncompressed model's outputs too; ``loss`` is
     "cross_entropy", "mse" or a callable (inferred from the output shape and ``y``).
+    example_inputs: a tensor or tuple of tensors (one batch as ``forward`` takes it) to trace,
+    probe and time a torch model with; default the first rows of ``data`` / ``finetune`` X
+    with their dtype (integer arrays become ``torch.long``). Structured pruning and Conv int8
+    need one of these unless the model starts with ``nn.Linear``.
+    int8_backend: ``"torch.ao"`` or ``"torchao"`` for dynamic int8 of Linear layers on CPU
+    (default ``"torch.ao"``, the faster one in ``benchmarks/compress.py``).
     """
     _check(prune, structured, quantize, data, tolerance)
     if finetune is None and (distill is not None or loss is not None):
         raise ValueError("distill= and loss= apply to fine-tuning: pass finetune=(X_train, y_train)")
     if finetune is not None and not is_torch_module(model):
         raise TypeError(f"finetune applies to PyTorch modules, not {type(model).__name__}")
+    if (example_inputs is not None or int8_backend is not None) and not is_torch_module(model):
+        raise TypeError("example_inputs= and int8_backend= apply to PyTorch modules, not "
+                        f"{type(model).__name__}")
     if is_torch_module(model):
+        from .inputs import check_example_inputs
+        from .quantize import BACKENDS
         from .torch_flow import compress_torch
+
+        check_example_inputs(example_inputs)
+        if int8_backend is not None and int8_backend not in BACKENDS:
+            raise ValueError(f"int8_backend must be one of {BACKENDS}, got {int8_backend!r}")
+        if int8_backend is not None and quantize is None:
+            raise ValueError("int8_backend applies to quantize='int8'")
 
         if prune == "auto":
             raise ValueError('prune="auto" applies to tree ensembles; give torch models a fraction')
@@ -105,7 +124,8 @@ def compress(model, *, prune=None, structured=False, quantize=None, device=None,
         try:
             return compress_torch(model, prune, structured, quantize, device, data,
                                   finetune=finetune, teacher=teacher, epochs=epochs, lr=lr,
-                                  batch_size=batch_size, loss=loss, progress=progress)
+                                  batch_size=batch_size, loss=loss, progress=progress,
+                                  example_inputs=example_inputs, int8_backend=int8_backend)
         except BaseException:
             _restore(model, backup)
             raise

@@ -25,7 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..measure import as_torch_input, torch_device
+from ..measure import as_torch_input, n_rows, take_rows, torch_device
+from .inputs import call
 
 __all__ = ["distill", "fit_module", "check_targets", "FitResult"]
 
@@ -53,28 +54,30 @@ def check_targets(model, X, y, loss=None) -> str:
         raise ValueError(f"loss must be {' or '.join(map(repr, LOSSES))} or a callable "
                          f"(output, target) -> loss, got {loss!r}")
     n = len(y)
-    if len(X) != n:
-        raise ValueError(f"finetune: X has {len(X)} rows but y has {n}")
+    if n_rows(X) != n:
+        raise ValueError(f"finetune: X has {n_rows(X)} rows but y has {n}")
     if n == 0:
         raise ValueError("finetune: no rows to train on")
     was = model.training
     model.eval()
     with torch.no_grad():
-        out = model(as_torch_input(X[:2], torch_device(model)))
+        out = call(model, as_torch_input(take_rows(X, slice(0, 2)), torch_device(model)))
     model.train(was)
     y_np = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
     integer = y_np.dtype.kind in "iub"
-    classification = (loss == "cross_entropy" or (loss != "mse" and integer and y_np.ndim == 1
-                                                  and out.ndim == 2 and out.shape[1] > 1))
+    tokens = y_np.ndim == 2 and out.ndim == 3 and out.shape[1] == y_np.shape[1]
+    classification = (loss == "cross_entropy" or (loss != "mse" and integer and out.shape[-1] > 1
+                                                  and (y_np.ndim == 1 and out.ndim == 2 or tokens)))
     if classification:
-        if out.ndim != 2:
-            raise ValueError(f"finetune: cross-entropy needs (rows, classes) outputs; the model "
-                             f"outputs shape {tuple(out.shape)}")
-        if y_np.ndim != 1 or not integer:
-            raise ValueError("finetune: classification needs integer class labels, one per row")
-        if y_np.min() < 0 or y_np.max() >= out.shape[1]:
+        if not (out.ndim == 2 or tokens):
+            raise ValueError(f"finetune: cross-entropy needs (rows, classes) or (rows, seq, classes) "
+                             f"outputs matching y; the model outputs shape {tuple(out.shape)}")
+        if not integer or not (y_np.ndim == 1 or tokens):
+            raise ValueError("finetune: classification needs integer class labels, one per row "
+                             "(or one per position for (rows, seq, classes) outputs)")
+        if y_np.min() < 0 or y_np.max() >= out.shape[-1]:
             raise ValueError(f"finetune: labels run from {y_np.min()} to {y_np.max()} but the model "
-                             f"outputs {out.shape[1]} classes")
+                             f"outputs {out.shape[-1]} classes")
         return "classification"
     width = int(np.prod(out.shape[1:])) if out.ndim > 1 else 1
     y_width = int(np.prod(y_np.shape[1:])) if y_np.ndim > 1 else 1
@@ -95,7 +98,8 @@ def _masks(model) -> dict[str, torch.Tensor]:
 
 def _loss_fn(task: str, loss, teacher, temperature: float, alpha: float) -> Callable:
     base = loss if callable(loss) else (
-        (lambda out, y: F.cross_entropy(out, y)) if task == "classification"
+        (lambda out, y: F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1)))
+        if task == "classification"
         else (lambda out, y: F.mse_loss(out.reshape(len(out), -1), y.reshape(len(y), -1))))
     if teacher is None:
         return lambda out, y, t: base(out, y)
@@ -103,7 +107,8 @@ def _loss_fn(task: str, loss, teacher, temperature: float, alpha: float) -> Call
         T = temperature
 
         def kd(out, y, t):
-            soft = F.kl_div(F.log_softmax(out / T, dim=1), F.softmax(t / T, dim=1),
+            o, t = out.reshape(-1, out.shape[-1]), t.reshape(-1, t.shape[-1])
+            soft = F.kl_div(F.log_softmax(o / T, dim=1), F.softmax(t / T, dim=1),
                             reduction="batchmean") * (T * T)
             return alpha * base(out, y) + (1 - alpha) * soft
 
@@ -118,9 +123,10 @@ def _loss_fn(task: str, loss, teacher, temperature: float, alpha: float) -> Call
 def _score(model, X, y, task) -> float:
     model.eval()
     with torch.no_grad():
-        out = model(X)
+        out = torch.cat([call(model, take_rows(X, slice(i, i + 1024)))
+                         for i in range(0, n_rows(X), 1024)])
     if task == "classification":
-        return float((out.argmax(dim=1) == y).float().mean())
+        return float((out.argmax(dim=-1) == y).float().mean())
     y2, o2 = y.reshape(len(y), -1), out.reshape(len(out), -1)
     ss = float(((y2 - y2.mean(0)) ** 2).sum())
     return 1.0 - float(((y2 - o2) ** 2).sum()) / ss if ss > 0 else float("nan")
@@ -152,7 +158,8 @@ def fit_module(model, X, y, *, epochs=3, lr=None, batch_size=None, teacher=None,
     if teacher is not None:
         teacher.eval()
         with torch.no_grad():
-            soft = torch.cat([teacher(Xt[i:i + 1024]) for i in range(0, len(Xt), 1024)]).float()
+            soft = torch.cat([call(teacher, take_rows(Xt, slice(i, i + 1024)))
+                              for i in range(0, n_rows(Xt), 1024)]).float()
     Xv = yv = None
     if valid is not None:
         Xv = as_torch_input(valid[0], device)
@@ -173,10 +180,10 @@ def fit_module(model, X, y, *, epochs=3, lr=None, batch_size=None, teacher=None,
         for epoch in range(1, epochs + 1):
             model.train()
             total, seen = 0.0, 0
-            for idx in torch.randperm(len(Xt), generator=gen).split(bs):
+            for idx in torch.randperm(n_rows(Xt), generator=gen).split(bs):
                 idx = idx.to(device)
                 opt.zero_grad()
-                out = model(Xt[idx])
+                out = call(model, take_rows(Xt, idx))
                 value = objective(out, yt[idx], None if soft is None else soft[idx])
                 value.backward()
                 opt.step()
@@ -228,8 +235,10 @@ def distill(teacher, student, data, *, epochs=3, lr=None, batch_size=None, tempe
         teacher.eval()
         student_was = student.training
         student.eval()
-        probe = as_torch_input(X[:2], device)
-        t_out, s_out = teacher(probe.to(torch_device(teacher))), student(probe)
+        probe = as_torch_input(take_rows(X, slice(0, 2)), device)
+        t_dev = torch_device(teacher)
+        t_probe = tuple(p.to(t_dev) for p in probe) if isinstance(probe, tuple) else probe.to(t_dev)
+        t_out, s_out = call(teacher, t_probe), call(student, probe)
         student.train(student_was)
     if t_out.shape != s_out.shape:
         raise ValueError(f"student outputs shape {tuple(s_out.shape[1:])} per row but the teacher "

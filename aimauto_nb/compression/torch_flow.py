@@ -5,36 +5,44 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..measure import as_torch_input, measure_latency, torch_device
+from ..measure import as_torch_input, measure_latency, n_rows, take_rows, torch_device
+from .inputs import call, example_batch
 from .quality import quality
 from .report import CompressReport
-from .torch_ops import prune_structured, prune_unstructured, quantize_int8, state_size
+from .torch_ops import prune_unstructured, state_size
 
 
-def _input_batch(model, data, device, rows=256):
-    if data is not None:
-        return as_torch_input(data[0], device)
-    layers = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
-    first = next((m for m in model.modules() if isinstance(m, layers)), None)
-    if not isinstance(first, torch.nn.Linear):
-        return None  # input shape unknown without data: no latency
-    return torch.randn(rows, first.in_features, device=device)
-
-
-def _outputs(model, X):
+def _outputs(model, X, chunk=1024):
+    outs = []
     with torch.no_grad():
-        out = model(X)
-    return out.detach().float().cpu()
+        for i in range(0, n_rows(X), chunk):
+            outs.append(call(model, take_rows(X, slice(i, i + chunk))).detach().float().cpu())
+    return torch.cat(outs)
 
 
 def _metric(out: torch.Tensor, y) -> tuple[str, float]:
-    y = np.asarray(y)
-    return quality(y, out.numpy(), y.dtype.kind in "iub" and out.ndim == 2 and out.shape[1] > 1)
+    y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    integer = y.dtype.kind in "iub"
+    if integer and out.ndim == 3 and y.ndim == 2 and out.shape[:2] == y.shape:  # token labels
+        return quality(y.reshape(-1), out.reshape(-1, out.shape[-1]).numpy(), True)
+    return quality(y, out.numpy(), integer and out.ndim == 2 and out.shape[1] > 1)
+
+
+def _calibration(data, finetune, dev, rows=512, chunk=64):
+    src = data if data is not None else finetune
+    if src is None:
+        return None
+    X = src[0]
+    n = min(rows, n_rows(X))
+    return [as_torch_input(take_rows(X, slice(i, min(i + chunk, n))), dev) for i in range(0, n, chunk)]
 
 
 def compress_torch(model, prune, structured, quantize, device, data, finetune=None,
                    teacher=None, epochs=3, lr=None, batch_size=None, loss=None,
-                   progress=True) -> CompressReport:
+                   progress=True, example_inputs=None, int8_backend=None) -> CompressReport:
+    from .quantize import quantize_int8
+    from .structured import prune_structured_any
+
     dev = torch.device(device) if device is not None else torch_device(model)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' but no CUDA device is available")
@@ -42,17 +50,24 @@ def compress_torch(model, prune, structured, quantize, device, data, finetune=No
     was_training = model.training
     model.eval()
     rep = CompressReport(model_type=type(model).__name__, device=str(dev))
-    X = _input_batch(model, data, dev)
-    batch = None if X is None else X[:256]
+    batch = example_batch(model, example_inputs, data, finetune, dev)
+    X = None if data is None else as_torch_input(data[0], dev)
     rep.size_before = state_size(model)
-    rep.latency_batch = None if batch is None else len(batch)
+    rep.latency_batch = None if batch is None else n_rows(batch)
     rep.latency_before = None if batch is None else measure_latency(model, batch)
+    if batch is None:
+        rep.notes.append("latency not measured: the input cannot be derived; pass "
+                         "example_inputs= or data=")
     before = None
     if data is not None:
         before = _outputs(model, X)
         rep.metric, rep.metric_before = _metric(before, data[1])
     if prune is not None:
-        step = prune_structured(model, prune) if structured else prune_unstructured(model, prune)
+        if structured:
+            step, notes = prune_structured_any(model, prune, batch)
+            rep.notes += notes
+        else:
+            step = prune_unstructured(model, prune)
         rep.steps.append(step)
         if not structured:
             rep.notes.append("unstructured pruning zeroes weights but keeps dense tensors: no "
@@ -61,7 +76,9 @@ def compress_torch(model, prune, structured, quantize, device, data, finetune=No
         _finetune(rep, model, X, data, finetune, teacher, epochs, lr, batch_size, loss,
                   keep_zeros=prune is not None and not structured, progress=progress)
     if quantize is not None:
-        step, notes = quantize_int8(model, dev, weight_only=quantize == "int8-weight-only")
+        step, notes = quantize_int8(model, dev, weight_only=quantize == "int8-weight-only",
+                                    backend=int8_backend, example=batch,
+                                    calibration=_calibration(data, finetune, dev))
         rep.steps.append(step)
         rep.notes += notes
     rep.size_after = state_size(model)

@@ -1,10 +1,9 @@
-"""PyTorch compression: global L1 pruning, structured pruning that really shrinks
-sequential MLP / CNN chains, and int8 quantization (dynamic on CPU, weight-only on CUDA)."""
+"""PyTorch compression primitives: global L1 pruning, structured pruning of sequential
+MLP / CNN chains (exact bias folding), and a built-in weight-only int8 Linear."""
 
 from __future__ import annotations
 
 import io
-import warnings
 
 import torch
 from torch import nn
@@ -13,8 +12,8 @@ from torch.nn.utils import prune as tprune
 
 from .errors import CompressError
 
-__all__ = ["state_size", "prune_unstructured", "prune_structured", "quantize_int8",
-           "Int8WeightOnlyLinear", "CompressError"]
+__all__ = ["state_size", "prune_unstructured", "prune_structured", "Int8WeightOnlyLinear",
+           "CompressError"]
 
 _PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.ELU, nn.Tanh, nn.Sigmoid,
@@ -33,19 +32,30 @@ def state_size(model: nn.Module) -> int:
 
 
 def _weighted(model: nn.Module):
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, _PRUNABLE)]
+    """(module, parameter name) of every Linear/Conv weight and LSTM/GRU weight matrix."""
+    out = []
+    for m in model.modules():
+        if isinstance(m, _PRUNABLE):
+            out.append((m, "weight"))
+        elif isinstance(m, nn.RNNBase):
+            out += [(m, n) for n, _ in m.named_parameters(recurse=False) if n.startswith("weight")]
+    return out
 
 
 def prune_unstructured(model: nn.Module, amount: float) -> str:
-    """Zero the ``amount`` smallest-magnitude weights across all Linear/Conv layers."""
-    layers = _weighted(model)
-    if not layers:
-        raise CompressError("prune found no Linear or Conv layer in the model")
-    tprune.global_unstructured([(m, "weight") for _, m in layers],
-                               pruning_method=tprune.L1Unstructured, amount=amount)
-    for _, m in layers:
-        tprune.remove(m, "weight")
-    return f"global L1 unstructured pruning of {amount:.0%} of {len(layers)} layers' weights"
+    """Zero the ``amount`` smallest-magnitude weights across all Linear/Conv layers and the
+    weight matrices of LSTM/GRU layers."""
+    params = _weighted(model)
+    if not params:
+        raise CompressError("prune found no Linear, Conv, LSTM or GRU layer in the model")
+    tprune.global_unstructured(params, pruning_method=tprune.L1Unstructured, amount=amount)
+    for m, name in params:
+        tprune.remove(m, name)
+    for m in {id(m): m for m, _ in params}.values():
+        if isinstance(m, nn.RNNBase):
+            m._init_flat_weights()
+    layers = len({id(m) for m, _ in params})
+    return f"global L1 unstructured pruning of {amount:.0%} of {layers} layers' weights"
 
 
 def _chain(model: nn.Module) -> nn.Sequential:
@@ -179,32 +189,3 @@ def _replace_linears(model: nn.Module, make) -> int:
                 setattr(parent, name, make(child))
                 n += 1
     return n
-
-
-def quantize_int8(model: nn.Module, device: torch.device, weight_only: bool = False) -> tuple[str, list[str]]:
-    """Quantize Linear layers to int8 in place; returns (what ran, notes)."""
-    notes: list[str] = []
-    if not any(type(m) is nn.Linear for m in model.modules()):
-        raise CompressError("int8 quantization found no nn.Linear layer to quantize")
-    if device.type == "cuda" or weight_only:
-        n = _replace_linears(model, lambda lin: Int8WeightOnlyLinear(lin).to(lin.weight.device))
-        if device.type == "cuda":
-            notes.append("weight-only int8 on CUDA saves memory; matmuls still run in floating "
-                         "point, so expect little or no speed-up")
-        return f"int8 weight-only quantization of {n} Linear layers (per-output-channel scales)", notes
-    if device.type != "cpu":
-        raise CompressError(f"int8 quantization supports cpu and cuda, not {device.type}")
-    engines = torch.backends.quantized.supported_engines
-    if torch.backends.quantized.engine not in engines or torch.backends.quantized.engine == "none":
-        torch.backends.quantized.engine = next(e for e in ("x86", "fbgemm", "qnnpack") if e in engines)
-    model.eval()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=True)
-    if any("deprecat" in str(w.message).lower() for w in caught):
-        notes.append("torch.ao.quantization.quantize_dynamic is deprecated in favour of torchao, "
-                     "which is not installed here; the torch.ao path ran")
-    n = sum(1 for m in model.modules() if type(m).__name__ == "Linear"
-            and type(m).__module__.startswith("torch.ao.nn.quantized"))
-    engine = torch.backends.quantized.engine
-    return f"dynamic int8 quantization of {n} Linear layers (torch.ao, {engine})", notes

@@ -208,6 +208,9 @@ class AimMagics(Magics):
               help="train the pruned torch model on these before quantizing")
     @argument("--epochs", type=int, default=3, help="fine-tuning epochs (default 3)")
     @argument("--no-distill", action="store_true", help="fine-tune on the labels alone")
+    @argument("--example-inputs", metavar="X",
+              help="a tensor (or tuple of tensors) variable to trace and time the model with")
+    @argument("--int8-backend", help="torch.ao or torchao (dynamic int8 of Linear layers on CPU)")
     @line_magic
     def aimcompress(self, line: str):
         """Compress a model in place and show the before/after report."""
@@ -217,6 +220,8 @@ class AimMagics(Magics):
         (model,) = self._lookup([args.model], "model")
         data = self._lookup(args.data, "--data") if args.data else None
         finetune = self._lookup(args.finetune, "--finetune") if args.finetune else None
+        example = (self._lookup([args.example_inputs], "--example-inputs")[0]
+                   if args.example_inputs else None)
         prune = args.prune
         if prune is not None and prune != "auto":
             try:
@@ -226,7 +231,8 @@ class AimMagics(Magics):
         try:
             return compress(model, prune=prune, structured=args.structured,
                             quantize=args.quantize, device=args.device, data=data,
-                            tolerance=args.tolerance, finetune=finetune,
+                            tolerance=args.tolerance, finetune=finetune, example_inputs=example,
+                            int8_backend=args.int8_backend,
                             **({"epochs": args.epochs, "distill": not args.no_distill}
                                if finetune is not None else {}))
         except (ValueError, TypeError, CompressError) as e:
