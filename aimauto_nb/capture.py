@@ -34,6 +34,7 @@ class CellResult:
 
     model: Any = None
     score: Any = None
+    example_inputs: Any = None  # what to time the model on (a tensor, array or tuple)
 
 
 def format_error(exc: BaseException) -> str:
@@ -104,7 +105,8 @@ class CellProgram:
         exec(self._compiled(), namespace)
         if "score" not in namespace and "model" not in namespace:
             raise CellError("the cell ran but defined neither `model` nor `score`")
-        return CellResult(model=namespace.get("model"), score=namespace.get("score"))
+        return CellResult(model=namespace.get("model"), score=namespace.get("score"),
+                          example_inputs=namespace.get("example_inputs"))
 
     def code(self, params: dict[str, Any], choice_index: dict[str, int] | None = None) -> str:
         """The cell with each marker replaced by the literal value in ``params``.

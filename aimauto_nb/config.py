@@ -120,5 +120,7 @@ def _check_without_data(program: CellProgram, metrics) -> None:
     if computed:
         raise ValueError(f"metrics {computed} are computed on data: pass data=(X, y), "
                          "or have the cell set score")
-    if any(m.name == "latency" for m in metrics):
-        raise ValueError("metric latency needs data=(X, y) to time predictions on")
+    if any(m.name == "latency" for m in metrics) and not (
+            program.build is None and "example_inputs" in space.assigned):
+        raise ValueError("metric latency needs inputs to time the model on: pass data=(X, y), "
+                         "or have the cell set `example_inputs` (a batch the model takes)")

@@ -16,7 +16,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.utils.multiclass import type_of_target
 
 from .capture import CellResult
-from .measure import dumps, is_torch_module, measure_latency, model_size, n_rows, take_rows
+from .measure import InputError, dumps, is_torch_module, measure_latency, model_size, n_rows, take_rows
 from .metrics import Metric
 from .reporting import fit_reporting
 
@@ -149,6 +149,43 @@ def _score_values(score, metrics: Sequence[Metric]) -> dict[str, float]:
     return {quality[0].name: float(score)}
 
 
+_ASK_EXAMPLE = ("set `example_inputs` in the cell: a batch of what the model takes (a tensor, "
+                "or a tuple of tensors for several arguments)")
+
+
+def _describe(X) -> str:
+    if isinstance(X, tuple):
+        return "(" + ", ".join(_describe(x) for x in X) + ")"
+    shape = getattr(X, "shape", None)
+    dtype = getattr(X, "dtype", None)
+    return f"{type(X).__name__}" + (f" {tuple(shape)} {dtype}" if shape is not None else "")
+
+
+def _latency(model, example_inputs, data: Dataset | None) -> float:
+    """Milliseconds per row on the cell's ``example_inputs``, else on validation rows.
+
+    A torch model that cannot run on the validation rows (say, float features given to an
+    ``nn.Embedding``) gets an :class:`InputError` asking for ``example_inputs`` instead of
+    torch's dtype or shape error.
+    """
+    if example_inputs is not None:
+        return measure_latency(model, example_inputs)
+    if data is None:
+        raise InputError(f"metric latency has no inputs to time the model on: {_ASK_EXAMPLE}, "
+                         "or pass data=(X, y)")
+    batch = data.latency_batch()
+    if not is_torch_module(model):
+        return measure_latency(model, batch)
+    try:
+        return measure_latency(model, batch)
+    except InputError as e:
+        raise InputError(f"metric latency: {e}") from None
+    except (RuntimeError, TypeError, ValueError, IndexError) as e:
+        raise InputError(f"metric latency: the model does not run on the validation rows "
+                         f"({_describe(batch)}): {type(e).__name__}: {str(e).splitlines()[0]}; "
+                         f"{_ASK_EXAMPLE}") from e
+
+
 def evaluate(result: CellResult, metrics: Sequence[Metric], data: Dataset | None,
              keep_bytes: bool = False, report: Callable | None = None) -> Outcome:
     """Turn what the cell produced into metric values (fitting the model if needed).
@@ -200,9 +237,9 @@ def evaluate(result: CellResult, metrics: Sequence[Metric], data: Dataset | None
             raise ValueError("metric size needs the cell to define `model`")
         values["size"] = float(model_size(model, pickled))
     if "latency" in names and "latency" not in values:
-        if model is None or data is None:
-            raise ValueError("metric latency needs `model` and data to predict on")
-        values["latency"] = measure_latency(model, data.latency_batch())
+        if model is None:
+            raise ValueError("metric latency needs the cell to define `model`")
+        values["latency"] = _latency(model, result.example_inputs, data)
     if "fit_time" in names and "fit_time" not in values:
         if fit_time is None:
             raise ValueError("metric fit_time needs a `model` the search fits (or score['fit_time'])")

@@ -34,6 +34,13 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, builtins.int | builtins.float) and not isinstance(x, bool)
 
 
+def _label(obj: Any) -> str:
+    """A readable label for a non-primitive option: a class or function by its own name
+    (``nn.LSTM`` -> ``"LSTM"``), an instance by its class name."""
+    name = getattr(obj, "__qualname__", None)  # classes and functions, not instances
+    return name if isinstance(name, str) else type(obj).__name__
+
+
 @dataclass(frozen=True)
 class Param:
     """One tunable parameter: its kind, bounds or options, and default."""
@@ -83,7 +90,7 @@ class Param:
             return self.options
         labels = []
         for i, o in enumerate(self.options):
-            lab = o if isinstance(o, _PRIMITIVES) else type(o).__name__
+            lab = o if isinstance(o, _PRIMITIVES) else _label(o)
             labels.append(f"{lab}#{i}" if lab in labels or lab in self.options[:i] else lab)
         return tuple(labels)
 
