@@ -21,6 +21,7 @@ from .config import SearchConfig
 from .executors import make_runner
 from .models import KeptModels
 from .results import Results, TrialRecord
+from .strategies import AutoPruner
 from .trial import Reply, Spec
 
 __all__ = ["Driver", "SearchError", "FAIL_FAST"]
@@ -69,7 +70,10 @@ class Driver:
         first_errors: list[str] = []
         inflight: dict[Future, _Running] = {}
         try:
-            if self.pruner is not None and len(self.config.metrics) > 1:
+            if isinstance(self.pruner, AutoPruner):
+                for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+                    self.pruner.observe(t.number, dict(t.intermediate_values))
+            elif self.pruner is not None and len(self.config.metrics) > 1:
                 # Optuna's pruners refuse multi-objective studies: they decide on the first
                 # metric in an in-memory single-objective twin of the study.
                 self._shadow = optuna.create_study(direction=self.config.metrics[0].direction,
@@ -159,6 +163,11 @@ class Driver:
     # ------------------------------------------------------------------ pruning
 
     def _prune_decision(self, trial: optuna.Trial, value: float, step: int) -> bool:
+        metrics = self.config.metrics
+        if isinstance(self.pruner, AutoPruner):
+            if len(metrics) == 1:
+                trial.report(value, step)  # kept in the storage (dashboard, resume)
+            return self.pruner.decide(trial.number, value, step, metrics[0].direction == "maximize")
         if self._shadow is None:
             trial.report(value, step)
             return trial.should_prune()
@@ -192,6 +201,11 @@ class Driver:
         if state != "complete":
             trial.set_user_attr("aimauto_nb.error", (reply.error or "")[-4000:])
         self.study.tell(trial, values, state=_TELL_STATE[state], skip_if_finished=True)
+        if isinstance(self.pruner, AutoPruner):
+            if state == "complete":
+                self.pruner.observe(run.number, self._broker.intermediate.get(run.number, {}))
+            else:
+                self.pruner.forget(run.number)
         shadow = self._shadow_trials.pop(run.number, None)
         if shadow is not None:
             self._shadow.tell(shadow, values[0] if values else None, state=_TELL_STATE[state])

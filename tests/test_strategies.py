@@ -80,3 +80,44 @@ def test_pruners_by_name_and_instance():
     assert make_pruner(p) is p
     with pytest.raises(ValueError, match="unknown pruner 'often'"):
         make_pruner("often")
+
+
+def test_auto_pruner_decides_as_the_median_rule_does():
+    """Same verdicts as Optuna's MedianPruner (10 start-up trials, warm-up 10 % of the
+    longest run), from values kept per step instead of a scan of the study."""
+    import random
+
+    rng = random.Random(0)
+    study = optuna.create_study(direction="maximize")
+    auto = AutoPruner()
+    for _ in range(25):
+        t = study.ask()
+        values = {s: rng.random() for s in range(1, 21)}
+        for s, v in values.items():
+            t.report(v, s)
+        study.tell(t, 1.0)
+        auto.observe(t.number, values)
+    median = optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=2)
+    verdicts = []
+    for _ in range(15):
+        t = study.ask()
+        for step in range(1, 21):
+            v = rng.random()
+            t.report(v, step)
+            frozen = study._storage.get_trial(t._trial_id)
+            verdict = auto.decide(t.number, v, step, maximize=True)
+            assert verdict == median.prune(study, frozen)
+            verdicts.append(verdict)
+        study.tell(t, state=optuna.trial.TrialState.PRUNED)
+        auto.forget(t.number)
+    assert any(verdicts) and not all(verdicts)
+
+
+def test_auto_pruner_waits_for_its_start_up_trials():
+    auto = AutoPruner(startup=3)
+    for n in range(2):
+        auto.observe(n, {1: 0.9, 2: 0.9})
+    assert not auto.decide(5, 0.1, 2, maximize=True)
+    auto.observe(2, {1: 0.9, 2: 0.9})
+    assert auto.decide(5, 0.1, 2, maximize=True)
+    assert not auto.decide(6, 0.1, 2, maximize=False)
