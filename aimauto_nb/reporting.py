@@ -3,8 +3,9 @@ of plain ``model = ...`` cells without any user code.
 
 - LightGBM (sklearn API): a callback reports a validation score every few boosting rounds
   (:class:`Cadence`: as often as keeps reporting under 2 % of the training time), computed
-  by LightGBM itself (``eval_set``) in the direction of the search's first metric. For accuracy-like metrics that is the negative log-loss, not ``1 - error``: on
-  small validation sets accuracy moves in coarse steps and ties early, and (median) pruning
+  by LightGBM itself (``eval_set``) in the direction of the search's first metric. For
+  accuracy-like metrics that is the negative log-loss, not ``1 - error``: on small
+  validation sets accuracy moves in coarse steps and ties early, and (median) pruning
   on it threw away slow starters (breast_cancer, 40 s: best 0.9649 with it vs 0.9737 with the
   log-loss proxy, ``benchmarks/scale.py``). r2 reports ``1 - l2 / var(y)``; rmse, mae,
   log_loss and binary roc_auc report themselves.
