@@ -62,6 +62,7 @@ class Driver:
         self._shadow = None
         self._shadow_trials: dict[int, optuna.Trial] = {}
         self._broker: Broker | None = None
+        self._reason: str | None = None
 
     # ------------------------------------------------------------------ loop
 
@@ -91,11 +92,15 @@ class Driver:
                     run = inflight.pop(fut)
                     rec = self._finish(run, self._reply(fut, run))
                     self._fail_fast(first_errors, rec)
+                    self._check_converged()
                 self._expire(runner, inflight)
             final = "stopped" if self.stop_event.is_set() else "done"
             error = None
+            reason = self._reason or ("stopped by the user" if self.stop_event.is_set()
+                                      else self._budget_reason())
         except BaseException as e:  # the driver must always end in a final state
             final, error = "failed", e
+            reason = f"failed: {type(e).__name__}"
             for fut, run in list(inflight.items()):
                 if runner is not None:
                     runner.kill(fut)
@@ -103,12 +108,25 @@ class Driver:
         finally:
             if runner is not None:
                 runner.shutdown()
-        self.results.set_state(final, error)
+        self.results.set_state(final, error, reason)
         self._notify()
+
+    def _budget_reason(self) -> str:
+        c = self.config
+        if c.trials is not None and self.launched >= c.trials:
+            return f"budget of {c.trials} trials used"
+        if c.timeout is not None:
+            return f"timeout of {c.timeout:g} s reached"
+        return "done"
+
+    def _check_converged(self) -> None:
+        if self.config.stop_when_converged and self._reason is None and self.results.converged:
+            self._reason = self.results.snapshot(name="", strategy="", protocol="", budget=None,
+                                                 timeout=None).convergence
 
     def _may_launch(self) -> bool:
         c = self.config
-        if self.stop_event.is_set():
+        if self.stop_event.is_set() or self._reason is not None:
             return False
         if c.trials is not None and self.launched >= c.trials:
             return False

@@ -57,7 +57,7 @@ class Search:
             else optuna.pruners.NopPruner()
         self.study, retry = open_study(storage, self.name, self.metrics, self.sampler, study_pruner,
                                        signature(config.program, self.metrics), config.resume)
-        self._results = Results(self.metrics)
+        self._results = Results(self.metrics, patience=config.patience)
         for rec in history(self.study, self.metrics):
             self._results.put(rec)
         data = config.data
@@ -141,6 +141,17 @@ class Search:
     @property
     def running(self) -> bool:
         return self.state in ("pending", "running")
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the search ended: its budget, timeout, ``stop()``, convergence or failure."""
+        return self._results.stop_reason
+
+    @property
+    def converged(self) -> bool:
+        """No better trial (multi-objective: no new Pareto-optimal one) in the last
+        ``config.patience`` complete trials: further improvement is unlikely."""
+        return self._results.converged
 
     @property
     def error(self) -> BaseException | None:

@@ -81,6 +81,9 @@ class AimMagics(Magics):
     @argument("--resume", action="store_true", help="continue the study of this --name")
     @argument("--seed", type=int, help="sampler and split seed")
     @argument("--name", default="search", help="variable to bind the Search to (default: search)")
+    @argument("--stop-when-converged", nargs="?", const=True, default=False, type=int, metavar="N",
+              help="end once no better trial came in the last N trials (default N: 20, or 8 "
+                   "per parameter)")
     @argument("--wait", action="store_true", help="block until the search ends")
     @argument("--quiet", action="store_true", help="no live panel")
     @cell_magic
@@ -112,6 +115,7 @@ class AimMagics(Magics):
                        jobs=args.jobs, executor=args.executor, storage=args.storage, name=args.name,
                        resume=args.resume, seed=args.seed, pruner=args.pruner,
                        trial_timeout=args.trial_timeout, namespace=self.shell.user_ns,
+                       stop_when_converged=args.stop_when_converged,
                        display=not args.quiet)
         except (ValueError, TypeError, SpaceError, CellError, ImportError) as e:
             raise UsageError(str(e)) from None
