@@ -67,6 +67,7 @@ class SearchConfig:
     namespace: dict = field(repr=False)
     patience: int = 20
     stop_when_converged: bool = False
+    warm_start: Any = True
 
     @property
     def protocol(self) -> str:
@@ -83,7 +84,7 @@ class SearchConfig:
               name: str | None = None, resume: bool = False, seed: int | None = None,
               pruner=None, trial_timeout: float | None = None,
               namespace: dict | None = None,
-              stop_when_converged: bool | int = False) -> SearchConfig:
+              stop_when_converged: bool | int = False, warm_start: Any = True) -> SearchConfig:
         """Validate every argument of :func:`aimauto_nb.search` (see there), cheapest first."""
         check_positive("jobs", jobs, integer=True)
         check_positive("trials", trials, integer=True)
@@ -102,6 +103,7 @@ class SearchConfig:
         else:
             raise ValueError("stop_when_converged must be True, False or a number of trials "
                              f"without improvement, got {stop_when_converged!r}")
+        check_warm_start(warm_start)
         name = "search" if name is None else name
         check_name(name)
         check_storage(storage)
@@ -119,7 +121,8 @@ class SearchConfig:
                    strategy=strategy, pruner=pruner, jobs=default_jobs(executor, jobs),
                    executor=executor, storage=storage, name=name, resume=bool(resume),
                    seed=seed, trial_timeout=trial_timeout, namespace=dict(namespace or {}),
-                   patience=patience, stop_when_converged=bool(stop_when_converged))
+                   patience=patience, stop_when_converged=bool(stop_when_converged),
+                   warm_start=warm_start)
 
 
 def default_patience(program: CellProgram) -> int:
@@ -128,6 +131,17 @@ def default_patience(program: CellProgram) -> int:
     than two (``benchmarks/quality.py`` counts how often the best still moved later)."""
     markers = len(program.space.markers) if program.space is not None else 1
     return max(20, 8 * markers)
+
+
+def check_warm_start(warm_start) -> None:
+    if isinstance(warm_start, bool) or warm_start is None:
+        return
+    if isinstance(warm_start, tuple) and len(warm_start) == 2 and isinstance(warm_start[1], str):
+        return
+    if hasattr(warm_start, "snapshot") or hasattr(warm_start, "get_trials"):
+        return
+    raise ValueError("warm_start must be True (the shipped portfolio), False, a Search, an Optuna "
+                     f"study or (storage, study_name); got {type(warm_start).__name__}")
 
 
 def _check_without_data(program: CellProgram, metrics) -> None:

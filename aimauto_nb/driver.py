@@ -47,7 +47,7 @@ class Driver:
     final state (done, stopped or failed) on ``results``."""
 
     def __init__(self, config: SearchConfig, study: optuna.Study, spec: Spec, results: Results,
-                 kept: KeptModels, pruner, retry: list[dict], notify):
+                 kept: KeptModels, pruner, queue: list[tuple[dict, str]], notify):
         self.config = config
         self.study = study
         self.spec = spec
@@ -57,7 +57,7 @@ class Driver:
         self.stop_event = threading.Event()
         self.jobs = config.jobs
         self.launched = 0
-        self._retry = list(retry)
+        self._queue = list(queue)  # (params, source): retried and warm-start trials first
         self._notify = notify
         self._shadow = None
         self._shadow_trials: dict[int, optuna.Trial] = {}
@@ -134,11 +134,16 @@ class Driver:
 
     def _launch(self, runner, inflight: dict) -> None:
         while len(inflight) < self.jobs and self._may_launch():
-            if self._retry:
-                self.study.enqueue_trial(self._retry.pop(0))
+            source = None
+            if self._queue:
+                params, source = self._queue.pop(0)
+                self.study.enqueue_trial(params, user_attrs={"aimauto_nb.source": source},
+                                         skip_if_exists=False)
             trial = self.study.ask()
+            if source is not None and trial.user_attrs.get("aimauto_nb.source") != source:
+                source = None  # another process sharing the study took the queued trial
             self._broker.register(trial)
-            self.results.put(TrialRecord(trial.number, started=dt.datetime.now()))
+            self.results.put(TrialRecord(trial.number, started=dt.datetime.now(), source=source))
             self.launched += 1
             inflight[runner.submit(trial.number)] = _Running(trial.number, trial, time.monotonic())
             self._notify()
@@ -232,6 +237,7 @@ class Driver:
             run.number, state=state, params=dict(trial.params),
             values=dict(reply.values) if state == "complete" else {}, duration=reply.duration,
             error=reply.error, started=old.started if old else None,
+            source=old.source if old else None,
             choice_index=dict(reply.choice_index),
             intermediate=dict(self._broker.intermediate.pop(run.number, {})))
         if self.results.put(rec):

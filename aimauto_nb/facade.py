@@ -23,6 +23,7 @@ from .results import Results, Snapshot, TrialRecord
 from .strategies import make_pruner, make_sampler
 from .study import history, open_storage, open_study, signature
 from .trial import Spec
+from .warmstart import resolve as resolve_warm_start
 
 __all__ = ["Search"]
 
@@ -64,7 +65,11 @@ class Search:
         self._kept = KeptModels(ModelStore(models_dir, self.name),
                                 refit_on=(data.X, data.y) if data is not None and data.is_cv else None)
         self._listeners: list[tuple[Callable[[Search], None], bool]] = []
-        self._driver = Driver(config, self.study, spec, self._results, self._kept, pruner, retry,
+        queue = [(params, "retry of a trial left running") for params in retry]
+        if config.strategy != "grid" and not self.study.get_trials(deepcopy=False):
+            # (a resumed study has its own history; a grid tries every point anyway)
+            queue += resolve_warm_start(config.warm_start, config.program.space)
+        self._driver = Driver(config, self.study, spec, self._results, self._kept, pruner, queue,
                               self._notify)
         self._thread: threading.Thread | None = None
 

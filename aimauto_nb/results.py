@@ -125,9 +125,11 @@ class Snapshot:
         """``name: state | 12/40 trials | 10 complete, ... | 3.2s | best accuracy=0.97``."""
         c = self.counts
         budget = f"/{self.budget}" if self.budget else ""
+        warm = sum(r.source is not None for r in self.trials)
         parts = [f"{self.name}: {self.state}", f"{self.finished}{budget} trials",
                  f"{c['complete']} complete, {c['failed']} failed, {c['pruned']} pruned, "
-                 f"{c['running']} running", f"{self.elapsed:.1f}s"]
+                 f"{c['running']} running" + (f" ({warm} warm-start)" if warm else ""),
+                 f"{self.elapsed:.1f}s"]
         if self.best is not None:
             parts.append("best " + ", ".join(f"{k}={v:.4g}" for k, v in self.best.values.items()))
         if self.stop_reason and not self.running:

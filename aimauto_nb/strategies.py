@@ -90,10 +90,12 @@ class AutoSampler(optuna.samplers.BaseSampler):
     - Without PyTorch and SciPy (GP's dependencies): TPE throughout.
 
     The choice is made per trial (``before_trial``) and kept in :attr:`history`.
+    ``trial_seconds`` fixes the trial cost the rule assumes (for simulations such as
+    ``benchmarks/quality.py``); by default it is the median of the last 10 trials.
     """
 
     def __init__(self, space: CellSpace | None, n_objectives: int, seed: int | None = None,
-                 gp_floor_s: float = 1.0):
+                 gp_floor_s: float = 1.0, trial_seconds: float | None = None):
         conditional = space is not None and (space.dynamic or space.conditional)
         self._tpe = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=conditional,
                                                constant_liar=True)
@@ -103,6 +105,7 @@ class AutoSampler(optuna.samplers.BaseSampler):
         self._floor = gp_floor_s if n_objectives == 1 else 0.0
         self._gp_cost: float | None = None
         self._gp_asks = 0
+        self._trial_seconds = trial_seconds  # a fixed trial cost, for simulations
         self._by_trial: dict[int, optuna.samplers.BaseSampler] = {}
         self._lock = threading.Lock()
         self.history: list[str] = []
@@ -121,6 +124,8 @@ class AutoSampler(optuna.samplers.BaseSampler):
         if self._gp_cost is not None:
             durations = sorted(t.duration.total_seconds() for t in done[-10:] if t.duration)
             median = durations[len(durations) // 2] if durations else 0.0
+            if self._trial_seconds is not None:
+                median = self._trial_seconds
             if self._gp_cost > max(median, self._floor):
                 self._use_gp = False  # it only gets dearer as trials accumulate
                 return self._tpe
