@@ -24,6 +24,7 @@ class Marker:
     name: str | None  # None: the name is an expression evaluated at run time
     explicit: bool
     qualifier: str | None = None
+    conditional: bool = False  # under an if / loop / try: not every trial reaches it
 
     @property
     def lineno(self) -> int:
@@ -53,6 +54,26 @@ class CellSpace:
     @property
     def dynamic(self) -> bool:
         return any(m.name is None for m in self.markers)
+
+    @property
+    def conditional(self) -> bool:
+        """Some marker sits under an ``if``, a loop or a ``try``: trials differ in which
+        parameters they have."""
+        return any(m.conditional for m in self.markers)
+
+
+_BRANCHES = (ast.If, ast.IfExp, ast.For, ast.While, ast.Try, ast.Match, ast.comprehension,
+             ast.BoolOp)
+
+
+def _under_branch(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, _BRANCHES):
+            return True
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            return True
+    return False
 
 
 def _marker_kind(node: ast.AST) -> str | None:
@@ -181,7 +202,8 @@ def analyze(source: str, filename: str = "<cell>") -> CellSpace:
             name = kw.value.value if isinstance(kw.value, ast.Constant) else None
             if isinstance(kw.value, ast.Constant) and not isinstance(name, str):
                 raise SpaceError(f"hp.{kind}(..., name=...) must be a string", node.lineno)
-            space.markers.append(Marker(kind, node, name, explicit=True))
+            space.markers.append(Marker(kind, node, name, explicit=True,
+                                        conditional=_under_branch(node, parents)))
             continue
         name, qual = _infer(node, parents)
         if name is None:
@@ -190,7 +212,8 @@ def analyze(source: str, filename: str = "<cell>") -> CellSpace:
                 f'(max_depth=hp.{kind}(...)), assign it (x = hp.{kind}(...)), or add name="..."',
                 node.lineno,
             )
-        space.markers.append(Marker(kind, node, name, explicit=False, qualifier=qual))
+        space.markers.append(Marker(kind, node, name, explicit=False, qualifier=qual,
+                                    conditional=_under_branch(node, parents)))
     space.markers.sort(key=lambda m: (m.node.lineno, m.node.col_offset))
     _disambiguate(space.markers)
     for m in space.markers:

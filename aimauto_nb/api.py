@@ -22,6 +22,7 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
            jobs: int | None = None, executor: Any = "thread", storage: Any = None,
            name: str | None = None, resume: bool = False, seed: int | None = None,
            pruner: Any = None, trial_timeout: float | None = None, namespace: dict | None = None,
+           stop_when_converged: bool | int = False, warm_start: Any = True,
            display: bool = True) -> Search:
     """Start a search over the ``hp`` markers of ``source`` and return at once.
 
@@ -83,6 +84,17 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
         Seconds after which a trial is recorded failed (process workers are killed).
     namespace : dict, optional
         Names the cell may read (the notebook's namespace in the magic); never modified.
+    stop_when_converged : bool or int, default False
+        End the search once it has converged: no better trial (multi-objective: no new
+        Pareto-optimal trial) in the last ``patience`` complete trials (an int sets it;
+        default 20, or 8 per parameter). The signal shows in the panel and status line
+        either way; ``search.stop_reason`` says why a search ended.
+    warm_start : bool, Search, optuna.Study or tuple (storage, study_name), default True
+        Configurations tried first. ``True``: the shipped portfolio of strong configurations
+        for LightGBM, scikit-learn forests, (Hist)GradientBoosting, LogisticRegression, SVC,
+        KNN and MLP, when the cell's markers are keyword arguments of one of them. A previous
+        search or study: its best 5 trials. Only the cell's parameters, and only values
+        inside its ranges, are used. ``False``: none.
     display : bool, default True
         Show the live panel in a notebook, or a text progress line elsewhere.
 
@@ -98,7 +110,7 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
         source, data=data, valid=valid, cv=cv, metrics=metrics, trials=trials, timeout=timeout,
         strategy=strategy, jobs=jobs, executor=executor, storage=storage, name=name,
         resume=resume, seed=seed, pruner=pruner, trial_timeout=trial_timeout,
-        namespace=namespace)
+        namespace=namespace, stop_when_converged=stop_when_converged, warm_start=warm_start)
     s = Search(config)
     if display:
         from .notebook import attach

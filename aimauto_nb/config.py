@@ -18,7 +18,7 @@ from .persist import DefaultStorage, storage_setting
 from .strategies import check_pruner, check_strategy, grid_size
 from .study import check_storage
 
-__all__ = ["SearchConfig", "check_positive", "check_budget", "check_name"]
+__all__ = ["SearchConfig", "check_positive", "check_budget", "check_name", "default_patience"]
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
@@ -66,6 +66,9 @@ class SearchConfig:
     seed: int | None
     trial_timeout: float | None
     namespace: dict = field(repr=False)
+    patience: int = 20
+    stop_when_converged: bool = False
+    warm_start: Any = True
 
     @property
     def protocol(self) -> str:
@@ -81,7 +84,8 @@ class SearchConfig:
               strategy="auto", jobs: int | None = None, executor="thread", storage=None,
               name: str | None = None, resume: bool = False, seed: int | None = None,
               pruner=None, trial_timeout: float | None = None,
-              namespace: dict | None = None) -> SearchConfig:
+              namespace: dict | None = None,
+              stop_when_converged: bool | int = False, warm_start: Any = True) -> SearchConfig:
         """Validate every argument of :func:`aimauto_nb.search` (see there), cheapest first."""
         check_positive("jobs", jobs, integer=True)
         check_positive("trials", trials, integer=True)
@@ -93,6 +97,14 @@ class SearchConfig:
         check_pruner(pruner)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             raise ValueError(f"seed must be an integer, got {seed!r}")
+        if isinstance(stop_when_converged, bool):
+            patience = None
+        elif isinstance(stop_when_converged, numbers.Integral) and stop_when_converged > 0:
+            patience = int(stop_when_converged)
+        else:
+            raise ValueError("stop_when_converged must be True, False or a number of trials "
+                             f"without improvement, got {stop_when_converged!r}")
+        check_warm_start(warm_start)
         name = "search" if name is None else name
         check_name(name)
         storage = storage_setting(storage)
@@ -106,10 +118,33 @@ class SearchConfig:
         if strategy == "grid":
             size = grid_size(program.space)
             trials = size if trials is None else min(trials, size)
+        if patience is None:
+            patience = default_patience(program)
         return cls(program=program, data=ds, metrics=parsed, trials=trials, timeout=timeout,
                    strategy=strategy, pruner=pruner, jobs=default_jobs(executor, jobs),
                    executor=executor, storage=storage, name=name, resume=bool(resume),
-                   seed=seed, trial_timeout=trial_timeout, namespace=dict(namespace or {}))
+                   seed=seed, trial_timeout=trial_timeout, namespace=dict(namespace or {}),
+                   patience=patience, stop_when_converged=bool(stop_when_converged),
+                   warm_start=warm_start)
+
+
+def default_patience(program: CellProgram) -> int:
+    """Complete trials without a better one (or a new Pareto-optimal one) after which
+    further improvement is unlikely: 20, or 8 per searched parameter when there are more
+    than two (``benchmarks/quality.py`` counts how often the best still moved later)."""
+    markers = len(program.space.markers) if program.space is not None else 1
+    return max(20, 8 * markers)
+
+
+def check_warm_start(warm_start) -> None:
+    if isinstance(warm_start, bool) or warm_start is None:
+        return
+    if isinstance(warm_start, tuple) and len(warm_start) == 2 and isinstance(warm_start[1], str):
+        return
+    if hasattr(warm_start, "snapshot") or hasattr(warm_start, "get_trials"):
+        return
+    raise ValueError("warm_start must be True (the shipped portfolio), False, a Search, an Optuna "
+                     f"study or (storage, study_name); got {type(warm_start).__name__}")
 
 
 def _check_without_data(program: CellProgram, metrics) -> None:

@@ -23,6 +23,7 @@ from .config import SearchConfig
 from .executors import make_runner, worker_death
 from .models import KeptModels
 from .results import Results, TrialRecord
+from .strategies import AutoPruner
 from .study import Lease, fail_stale
 from .trial import Reply, Spec
 
@@ -50,7 +51,8 @@ class Driver:
     final state (done, stopped or failed) on ``results``."""
 
     def __init__(self, config: SearchConfig, study: optuna.Study, spec: Spec, results: Results,
-                 kept: KeptModels, pruner, retry: list[dict], notify, lease: Lease | None = None):
+                 kept: KeptModels, pruner, queue: list[tuple[dict, str]], notify,
+                 lease: Lease | None = None):
         self.config = config
         self.study = study
         self.spec = spec
@@ -60,7 +62,7 @@ class Driver:
         self.stop_event = threading.Event()
         self.jobs = config.jobs
         self.launched = 0
-        self._retry = list(retry)
+        self._queue = list(queue)  # (params, source): retried and warm-start trials first
         self._notify = notify
         self._shadow = None
         self._shadow_trials: dict[int, optuna.Trial] = {}
@@ -69,6 +71,7 @@ class Driver:
         self._stopped_at: float | None = None
         self._states: list[str] = []
         self._first_error: str | None = None
+        self._reason: str | None = None
 
     # ------------------------------------------------------------------ loop
 
@@ -77,7 +80,10 @@ class Driver:
         first_errors: list[str] = []
         inflight: dict[Future, _Running] = {}
         try:
-            if self.pruner is not None and len(self.config.metrics) > 1:
+            if isinstance(self.pruner, AutoPruner):
+                for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+                    self.pruner.observe(t.number, dict(t.intermediate_values))
+            elif self.pruner is not None and len(self.config.metrics) > 1:
                 # Optuna's pruners refuse multi-objective studies: they decide on the first
                 # metric in an in-memory single-objective twin of the study.
                 self._shadow = optuna.create_study(direction=self.config.metrics[0].direction,
@@ -98,9 +104,12 @@ class Driver:
                     run = inflight.pop(fut)
                     rec = self._finish(run, self._reply(fut, run))
                     self._fail_fast(first_errors, rec)
+                    self._check_converged()
                 self._expire(runner, inflight)
             final = "stopped" if self.stop_event.is_set() else "done"
             error = None
+            reason = self._reason or ("stopped by the user" if self.stop_event.is_set()
+                                      else self._budget_reason())
             if final == "done" and self._states and "complete" not in self._states \
                     and "pruned" not in self._states:
                 n = len(self._states)
@@ -108,6 +117,7 @@ class Driver:
                                   f"the first error:\n{self._first_error}")
         except BaseException as e:  # the driver must always end in a final state
             final, error = "failed", e
+            reason = f"failed: {type(e).__name__}"
             for fut, run in list(inflight.items()):
                 if runner is not None:
                     runner.kill(fut)
@@ -115,12 +125,25 @@ class Driver:
         finally:
             if runner is not None:
                 runner.shutdown()
-        self.results.set_state(final, error)
+        self.results.set_state(final, error, reason)
         self._notify()
+
+    def _budget_reason(self) -> str:
+        c = self.config
+        if c.trials is not None and self.launched >= c.trials:
+            return f"budget of {c.trials} trials used"
+        if c.timeout is not None:
+            return f"timeout of {c.timeout:g} s reached"
+        return "done"
+
+    def _check_converged(self) -> None:
+        if self.config.stop_when_converged and self._reason is None and self.results.converged:
+            self._reason = self.results.snapshot(name="", strategy="", protocol="", budget=None,
+                                                 timeout=None).convergence
 
     def _may_launch(self) -> bool:
         c = self.config
-        if self.stop_event.is_set():
+        if self.stop_event.is_set() or self._reason is not None:
             return False
         if c.trials is not None and self.launched >= c.trials:
             return False
@@ -131,19 +154,25 @@ class Driver:
         owners whose lease ran out meanwhile (a kernel that died while this one runs)."""
         try:
             if self._lease is not None and self._lease.renew():
-                self._retry.extend(fail_stale(self.study, self._lease.storage))
+                self._queue.extend((params, "retry of a trial left running")
+                                   for params in fail_stale(self.study, self._lease.storage))
         except Exception:  # a busy database: the lease is renewed on the next round
             pass
 
     def _launch(self, runner, inflight: dict) -> None:
         while len(inflight) < self.jobs and self._may_launch():
-            if self._retry:
-                self.study.enqueue_trial(self._retry.pop(0))
+            source = None
+            if self._queue:
+                params, source = self._queue.pop(0)
+                self.study.enqueue_trial(params, user_attrs={"aimauto_nb.source": source},
+                                         skip_if_exists=False)
             trial = self.study.ask()
             if self._lease is not None:
                 self._lease.claim(trial)
+            if source is not None and trial.user_attrs.get("aimauto_nb.source") != source:
+                source = None  # another process sharing the study took the queued trial
             self._broker.register(trial)
-            self.results.put(TrialRecord(trial.number, started=dt.datetime.now()))
+            self.results.put(TrialRecord(trial.number, started=dt.datetime.now(), source=source))
             self.launched += 1
             run = _Running(trial.number, trial, time.monotonic())
             try:
@@ -208,6 +237,11 @@ class Driver:
     # ------------------------------------------------------------------ pruning
 
     def _prune_decision(self, trial: optuna.Trial, value: float, step: int) -> bool:
+        metrics = self.config.metrics
+        if isinstance(self.pruner, AutoPruner):
+            if len(metrics) == 1:
+                trial.report(value, step)  # kept in the storage (dashboard, resume)
+            return self.pruner.decide(trial.number, value, step, metrics[0].direction == "maximize")
         if self._shadow is None:
             trial.report(value, step)
             return trial.should_prune()
@@ -242,6 +276,11 @@ class Driver:
         if state != "complete":
             trial.set_user_attr("aimauto_nb.error", (reply.error or "")[-4000:])
         self.study.tell(trial, values, state=_TELL_STATE[state], skip_if_finished=True)
+        if isinstance(self.pruner, AutoPruner):
+            if state == "complete":
+                self.pruner.observe(run.number, self._broker.intermediate.get(run.number, {}))
+            else:
+                self.pruner.forget(run.number)
         shadow = self._shadow_trials.pop(run.number, None)
         if shadow is not None:
             self._shadow.tell(shadow, values[0] if values else None, state=_TELL_STATE[state])
@@ -250,6 +289,7 @@ class Driver:
             run.number, state=state, params=dict(trial.params),
             values=dict(reply.values) if state == "complete" else {}, duration=reply.duration,
             error=reply.error, started=old.started if old else None,
+            source=old.source if old else None,
             choice_index=dict(reply.choice_index),
             intermediate=dict(self._broker.intermediate.pop(run.number, {})))
         if self.results.put(rec):

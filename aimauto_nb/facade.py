@@ -26,6 +26,7 @@ from .results import Results, Snapshot, TrialRecord
 from .strategies import make_pruner, make_sampler
 from .study import Lease, history, open_study, signature
 from .trial import Spec, rebuild
+from .warmstart import resolve as resolve_warm_start
 
 __all__ = ["Search"]
 
@@ -73,7 +74,7 @@ class Search:
             self._storage = self.study._storage
         tag_study(self.study, self.name, self.metrics, strategy=self.strategy,
                   protocol=self.protocol, source=config.program.source)
-        self._results = Results(self.metrics)
+        self._results = Results(self.metrics, patience=config.patience)
         for rec in history(self.study, self.metrics):
             self._results.put(rec)
         data = config.data
@@ -81,7 +82,11 @@ class Search:
                                 refit_on=(data.X, data.y) if data is not None and data.is_cv else None)
         self._listeners: list[tuple[Callable[[Search], None], bool]] = []
         lease = Lease(self.study, storage) if storage is not None else None
-        self._driver = Driver(config, self.study, spec, self._results, self._kept, pruner, retry,
+        queue = [(params, "retry of a trial left running") for params in retry]
+        if config.strategy != "grid" and not self.study.get_trials(deepcopy=False):
+            # (a resumed study has its own history; a grid tries every point anyway)
+            queue += resolve_warm_start(config.warm_start, config.program.space)
+        self._driver = Driver(config, self.study, spec, self._results, self._kept, pruner, queue,
                               self._notify, lease=lease)
         self._thread: threading.Thread | None = None
         with _LIVE_LOCK:
@@ -162,6 +167,17 @@ class Search:
     @property
     def running(self) -> bool:
         return self.state in ("pending", "running")
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the search ended: its budget, timeout, ``stop()``, convergence or failure."""
+        return self._results.stop_reason
+
+    @property
+    def converged(self) -> bool:
+        """No better trial (multi-objective: no new Pareto-optimal one) in the last
+        ``config.patience`` complete trials: further improvement is unlikely."""
+        return self._results.converged
 
     @property
     def error(self) -> BaseException | None:

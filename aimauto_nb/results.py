@@ -97,6 +97,21 @@ class Snapshot:
     timeout: float | None
     error: str | None = None
     stop_reason: str | None = None
+    stagnant: int = 0  # complete trials since the best (or the front) last improved
+    patience: int | None = None  # stagnant trials after which improvement is unlikely
+
+    @property
+    def converged(self) -> bool:
+        """Further improvement is unlikely: no better trial in the last ``patience``."""
+        return self.patience is not None and self.stagnant >= self.patience
+
+    @property
+    def convergence(self) -> str | None:
+        """The convergence signal for people, or None while the search still improves."""
+        if not self.converged:
+            return None
+        what = "better trial" if len(self.metrics) == 1 else "new Pareto-optimal trial"
+        return f"converged: no {what} in the last {self.stagnant} trials"
 
     @property
     def running(self) -> bool:
@@ -110,13 +125,17 @@ class Snapshot:
         """``name: state | 12/40 trials | 10 complete, ... | 3.2s | best accuracy=0.97``."""
         c = self.counts
         budget = f"/{self.budget}" if self.budget else ""
+        warm = sum(r.source is not None for r in self.trials)
         parts = [f"{self.name}: {self.state}", f"{self.finished}{budget} trials",
                  f"{c['complete']} complete, {c['failed']} failed, {c['pruned']} pruned, "
-                 f"{c['running']} running", f"{self.elapsed:.1f}s"]
+                 f"{c['running']} running" + (f" ({warm} warm-start)" if warm else ""),
+                 f"{self.elapsed:.1f}s"]
         if self.best is not None:
             parts.append("best " + ", ".join(f"{k}={v:.4g}" for k, v in self.best.values.items()))
         if self.stop_reason and not self.running:
             parts.append(self.stop_reason)
+        elif self.convergence:
+            parts.append(self.convergence)
         return " | ".join(parts)
 
 
@@ -124,8 +143,10 @@ class Results:
     """The trials of one search and its lifecycle state, guarded by one lock. The driver
     writes; everything else reads :meth:`snapshot`."""
 
-    def __init__(self, metrics: Sequence[Metric]):
+    def __init__(self, metrics: Sequence[Metric], patience: int | None = None):
         self.metrics = tuple(metrics)
+        self.patience = patience
+        self.stagnant = 0
         self.lock = threading.RLock()
         self._records: dict[int, TrialRecord] = {}
         self._front: list[TrialRecord] = []
@@ -142,13 +163,26 @@ class Results:
             if rec.state != "complete":
                 return False
             if len(self.metrics) == 1:
+                old = self._front[0] if self._front else None
                 self._front = [best_of(list(self._records.values()), self.metrics)]
+                improved = self._front[0] is rec and (
+                    old is None or self.metrics[0].better(rec.values[self.metrics[0].name],
+                                                          old.values[self.metrics[0].name]))
+                self.stagnant = 0 if improved else self.stagnant + 1
                 return self._front[0] is rec
             if any(dominates(f, rec, self.metrics) for f in self._front):
+                self.stagnant += 1
                 return False
+            tie = any(f.values == rec.values for f in self._front)  # no new trade-off
             self._front = sorted([f for f in self._front if not dominates(rec, f, self.metrics)
                                   and f.number != rec.number] + [rec], key=lambda r: r.number)
+            self.stagnant = self.stagnant + 1 if tie else 0
             return True
+
+    @property
+    def converged(self) -> bool:
+        with self.lock:
+            return self.patience is not None and self.stagnant >= self.patience
 
     def get(self, number: int) -> TrialRecord | None:
         with self.lock:
@@ -198,4 +232,4 @@ class Results:
                 best=best_of(trials, self.metrics), counts=counts, elapsed=self.elapsed,
                 budget=budget, timeout=timeout,
                 error=None if self.error is None else str(self.error),
-                stop_reason=self.stop_reason)
+                stop_reason=self.stop_reason, stagnant=self.stagnant, patience=self.patience)

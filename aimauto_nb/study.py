@@ -305,6 +305,7 @@ def record_of(t: FrozenTrial, metrics: tuple[Metric, ...]) -> TrialRecord:
         error=t.user_attrs.get("aimauto_nb.error"), started=t.datetime_start,
         choice_index=dict(t.user_attrs.get("aimauto_nb.choice_index", {})),
         intermediate=dict(t.intermediate_values),
+        source=t.user_attrs.get("aimauto_nb.source"),
     )
 
 

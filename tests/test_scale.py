@@ -164,14 +164,16 @@ model = LGBMClassifier(n_estimators=hp.int(20, 120), learning_rate=hp.float(0.00
 """
 
 
-def test_lightgbm_reports_every_round_without_user_code(cancer):
+def test_lightgbm_reports_rounds_without_user_code(cancer):
     pytest.importorskip("lightgbm")
     s = an.search(LGBM, data=cancer, trials=20, pruner="auto", seed=0, display=False).wait()
     c = s.counts()
     assert c["pruned"] >= 1 and c["complete"] >= 1, c
     for r in s.trials:
         if r.state == "complete":
-            assert sorted(r.intermediate) == list(range(1, r.params["n_estimators"] + 1))
+            steps = sorted(r.intermediate)
+            assert steps[-1] == r.params["n_estimators"] and steps[0] >= 1
+            assert all(0 < b - a <= 64 for a, b in zip(steps, steps[1:]))
             # reports are LightGBM's own validation log-loss, negated (higher is better)
             assert all(v < 0 for v in r.intermediate.values())
     plain = an.search(LGBM, data=cancer, trials=2, seed=0, display=False).wait()

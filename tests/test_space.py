@@ -115,3 +115,13 @@ def test_object_choices_get_readable_labels():
     p = Param("choice", options=(A(), A(), "x"))
     assert p.labels == ("A", "A#1", "x")
     assert p.from_sampled("A#1") is p.options[1]
+
+
+def test_markers_under_branches_make_the_space_conditional():
+    flat = analyze("a = hp.int(1, 3)\nb = hp.float(0, 1)\nscore = a\n")
+    assert not flat.conditional
+    branchy = analyze("kind = hp.choice(['a', 'b'])\nif kind == 'a':\n    depth = hp.int(1, 3)\nscore = 1\n")
+    assert branchy.conditional
+    assert [m.conditional for m in branchy.markers] == [False, True]
+    looped = analyze("for i in range(2):\n    w = hp.int(1, 3, name=f'w{i}')\nscore = 1\n")
+    assert looped.conditional and looped.dynamic

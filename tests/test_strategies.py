@@ -12,6 +12,7 @@ from aimauto_nb.strategies import (
     SAMPLERS,
     STRATEGIES,
     AutoPruner,
+    AutoSampler,
     grid_size,
     make_pruner,
     make_sampler,
@@ -22,7 +23,7 @@ CHOICE = analyze("a = hp.choice(['x', 'y'])\nscore = 1\n")
 ONE = parse_metrics("score:max")
 
 EXPECTED = {
-    "auto": optuna.samplers.TPESampler, "tpe": optuna.samplers.TPESampler,
+    "auto": AutoSampler, "tpe": optuna.samplers.TPESampler,
     "random": optuna.samplers.RandomSampler, "grid": optuna.samplers.GridSampler,
     "nsga2": optuna.samplers.NSGAIISampler, "gp": optuna.samplers.GPSampler,
     "cmaes": optuna.samplers.CmaEsSampler,
@@ -80,3 +81,84 @@ def test_pruners_by_name_and_instance():
     assert make_pruner(p) is p
     with pytest.raises(ValueError, match="unknown pruner 'often'"):
         make_pruner("often")
+
+
+def test_auto_pruner_decides_as_the_median_rule_does():
+    """Same verdicts as Optuna's MedianPruner (10 start-up trials, warm-up 10 % of the
+    longest run), from values kept per step instead of a scan of the study."""
+    import random
+
+    rng = random.Random(0)
+    study = optuna.create_study(direction="maximize")
+    auto = AutoPruner()
+    for _ in range(25):
+        t = study.ask()
+        values = {s: rng.random() for s in range(1, 21)}
+        for s, v in values.items():
+            t.report(v, s)
+        study.tell(t, 1.0)
+        auto.observe(t.number, values)
+    median = optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=2)
+    verdicts = []
+    for _ in range(15):
+        t = study.ask()
+        for step in range(1, 21):
+            v = rng.random()
+            t.report(v, step)
+            frozen = study._storage.get_trial(t._trial_id)
+            verdict = auto.decide(t.number, v, step, maximize=True)
+            assert verdict == median.prune(study, frozen)
+            verdicts.append(verdict)
+        study.tell(t, state=optuna.trial.TrialState.PRUNED)
+        auto.forget(t.number)
+    assert any(verdicts) and not all(verdicts)
+
+
+def test_auto_pruner_waits_for_its_start_up_trials():
+    auto = AutoPruner(startup=3)
+    for n in range(2):
+        auto.observe(n, {1: 0.9, 2: 0.9})
+    assert not auto.decide(5, 0.1, 2, maximize=True)
+    auto.observe(2, {1: 0.9, 2: 0.9})
+    assert auto.decide(5, 0.1, 2, maximize=True)
+    assert not auto.decide(6, 0.1, 2, maximize=False)
+
+
+def test_auto_uses_tpe_for_categorical_and_conditional_spaces():
+    sampler = make_sampler("auto", ONE, CHOICE, seed=0)
+    assert isinstance(sampler, AutoSampler) and not sampler._use_gp
+    assert sampler._tpe._multivariate and sampler._tpe._constant_liar
+    branchy = analyze("k = hp.choice(['a', 'b'])\nif k == 'a':\n    d = hp.int(1, 3)\nscore = 1\n")
+    assert make_sampler("auto", ONE, branchy, seed=0)._tpe._group
+
+
+def test_auto_moves_to_gp_on_numeric_spaces_while_it_is_cheap():
+    pytest.importorskip("torch")
+    sampler = AutoSampler(NUMERIC, n_objectives=1, seed=0, gp_floor_s=60.0)  # timing-proof
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    for _ in range(14):
+        t = study.ask()
+        a, b = t.suggest_int("a", 1, 3), t.suggest_float("b", 0, 1, step=0.5)
+        study.tell(t, -(a - 2) ** 2 - b)
+    assert sampler.history[:10] == ["tpe"] * 10 and set(sampler.history[10:]) == {"gp"}, \
+        sampler.history
+
+
+def test_auto_leaves_gp_when_its_ask_costs_more_than_the_trials():
+    pytest.importorskip("torch")
+    sampler = AutoSampler(NUMERIC, n_objectives=2, seed=0)  # multi-objective: no floor
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    for _ in range(14):
+        t = study.ask()
+        a, b = t.suggest_int("a", 1, 3), t.suggest_float("b", 0, 1, step=0.5)
+        study.tell(t, [a + b, a * b])  # instant trials: a GP ask costs more than a trial
+    assert sampler.history[10:12] == ["gp", "gp"] and set(sampler.history[12:]) == {"tpe"}, \
+        sampler.history
+
+
+def test_parallel_auto_trials_do_not_repeat_a_point():
+    s = an.search("import time\nx = hp.float(0, 1)\ny = hp.float(0, 1)\ntime.sleep(0.05)\n"
+                  "score = -(x - 0.3) ** 2 - (y - 0.6) ** 2\n", metrics="score:max", trials=16,
+                  jobs=2, seed=0, display=False).wait()
+    points = [tuple(r.params.values()) for r in s.trials]
+    assert len(set(points)) == len(points) == 16

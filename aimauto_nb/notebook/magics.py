@@ -83,6 +83,13 @@ class AimMagics(Magics):
               help="continue the study of this --name (in the default journal: its latest run)")
     @argument("--seed", type=int, help="sampler and split seed")
     @argument("--name", default="search", help="variable to bind the Search to (default: search)")
+    @argument("--stop-when-converged", nargs="?", const=True, default=False, type=int, metavar="N",
+              help="end once no better trial came in the last N trials (default N: 20, or 8 "
+                   "per parameter)")
+    @argument("--warm-start", metavar="SEARCH",
+              help="try the best trials of this earlier search (a variable) first")
+    @argument("--no-warm-start", action="store_true",
+              help="do not try the shipped portfolio's configurations first")
     @argument("--wait", action="store_true", help="block until the search ends")
     @argument("--quiet", action="store_true", help="no live panel")
     @cell_magic
@@ -104,6 +111,9 @@ class AimMagics(Magics):
                 valid = self._lookup(args.valid, "--valid")
             else:
                 raise UsageError("--valid takes a fraction or two variable names")
+        warm = not args.no_warm_start
+        if args.warm_start:
+            (warm,) = self._lookup([args.warm_start], "--warm-start")
         old = self.shell.user_ns.get(args.name)
         if isinstance(old, Search) and old.running:
             raise UsageError(f"search {args.name!r} is still running: %aimstop {args.name} "
@@ -114,6 +124,7 @@ class AimMagics(Magics):
                        jobs=args.jobs, executor=args.executor, storage=args.storage, name=args.name,
                        resume=args.resume, seed=args.seed, pruner=args.pruner,
                        trial_timeout=args.trial_timeout, namespace=self.shell.user_ns,
+                       stop_when_converged=args.stop_when_converged, warm_start=warm,
                        display=not args.quiet)
         except (ValueError, TypeError, SpaceError, CellError, ImportError) as e:
             raise UsageError(str(e)) from None
