@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import numbers
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -73,28 +75,69 @@ def _restore(model, backup) -> None:
     model.__dict__.update(backup.__dict__)
 
 
-def compress(model, *, prune=None, structured=False, quantize=None, device=None, data=None,
-             tolerance=None, finetune=None, epochs=3, lr=None, batch_size=None, distill=None,
-             loss=None, progress=True, example_inputs=None, int8_backend=None) -> CompressReport:
-    """Shrink ``model`` in place and return a :class:`CompressReport`.
+def compress(model: Any, *, prune: float | str | None = None, structured: bool = False,
+             quantize: str | None = None, device: str | None = None, data: tuple | None = None,
+             tolerance: float | None = None, finetune: tuple | None = None, epochs: int = 3,
+             lr: float | None = None, batch_size: int | None = None, distill: bool | None = None,
+             loss: str | Callable | None = None, progress: bool = True,
+             example_inputs: Any = None, int8_backend: str | None = None) -> CompressReport:
+    """Shrink a fitted ``model`` in place and report size, latency and metric before/after.
 
-    prune: fraction of weights (torch), of the channels of each layer (``structured=True``), boosting
-    iterations or trees to remove; ``"auto"`` (boosting and forests, with ``data``) keeps the
-    smallest model within ``tolerance`` points (default 0.5) of the full one.
-    quantize: ``"int8"`` (torch on CPU: dynamic int8 of Linear/LSTM/GRU/attention, static
-    int8 of Conv models calibrated on ``data``; on CUDA weight-only int8) or
-    ``"int8-weight-only"`` on any device. device: move a torch model first ("cpu", "cuda").
-    data: (X, y) to report the metric (and torch output difference) before and after.
-    finetune: (X_train, y_train) to train a pruned torch model for ``epochs`` (Adam, ``lr``
-    default 5e-4, ``batch_size`` 64) before it is quantized; ``distill`` (default True when
-    fine-tuning) trains against the uncompressed model's outputs too; ``loss`` is
-    "cross_entropy", "mse" or a callable (inferred from the output shape and ``y``).
-    example_inputs: a tensor or tuple of tensors (one batch as ``forward`` takes it) to trace,
-    probe and time a torch model with; default the first rows of ``data`` / ``finetune`` X
-    with their dtype (integer arrays become ``torch.long``). Structured pruning and Conv int8
-    need one of these unless the model starts with ``nn.Linear``.
-    int8_backend: ``"torch.ao"`` or ``"torchao"`` for dynamic int8 of Linear layers on CPU
-    (default ``"torch.ao"``, the faster one in ``benchmarks/compress.py``).
+    If any step fails the model is left exactly as it was and the error is raised.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or fitted estimator
+        A PyTorch module (any architecture), LightGBM / XGBoost / CatBoost (scikit-learn API;
+        LightGBM Booster too), scikit-learn (Hist)GradientBoosting, RandomForest / ExtraTrees,
+        or a linear model.
+    prune : float in (0, 1) or "auto", optional
+        What to remove: torch, the smallest weights (globally) or, with ``structured``, this
+        fraction of each layer's channels / units; boosting, the last iterations; forests,
+        trees; linear models, the smallest coefficients. ``"auto"`` (boosting and forests,
+        with ``data``) keeps the smallest model within ``tolerance`` points of the full one.
+    structured : bool, default False
+        Torch: remove whole neurons, channels, attention and embedding dimensions and LSTM
+        units, so the layers really shrink (needs ``prune``).
+    quantize : {"int8", "int8-weight-only"}, optional
+        Torch on CPU: dynamic int8 of Linear / LSTM / GRU / attention, static int8 (PT2E,
+        calibrated on ``data``) for Conv models; on CUDA, or ``"int8-weight-only"``,
+        weight-only int8.
+    device : {"cpu", "cuda"}, optional
+        Move a torch model there first.
+    data : tuple (X, y), optional
+        Rows to report the metric (accuracy or r2) and the torch output difference on, to
+        calibrate Conv int8, and for ``prune="auto"``.
+    tolerance : float, optional
+        Points of metric ``prune="auto"`` may give up (default 0.5).
+    finetune : tuple (X_train, y_train), optional
+        Train a pruned torch model for ``epochs`` before it is quantized.
+    epochs : int, default 3
+        Fine-tuning epochs.
+    lr : float, optional
+        Fine-tuning learning rate (Adam; default 5e-4).
+    batch_size : int, optional
+        Fine-tuning batch size (default 64).
+    distill : bool, optional
+        Fine-tune against the uncompressed model's outputs as well as the labels (default
+        True when fine-tuning).
+    loss : {"cross_entropy", "mse"} or callable, optional
+        Fine-tuning loss; inferred from the output shape and ``y`` by default.
+    progress : bool, default True
+        Show fine-tuning progress (a tqdm bar: a widget in notebooks, text elsewhere).
+    example_inputs : torch.Tensor or tuple of torch.Tensor, optional
+        One batch as ``forward`` takes it, to trace, probe and time the model. Default: the
+        first rows of ``data`` / ``finetune`` X with their dtype (integer arrays become
+        ``torch.long``). Structured pruning and Conv int8 need one of these unless the model
+        starts with ``nn.Linear``.
+    int8_backend : {"torch.ao", "torchao"}, optional
+        Dynamic int8 of Linear layers on CPU (default ``"torch.ao"``, the faster one in
+        ``benchmarks/compress.py``).
+
+    Returns
+    -------
+    CompressReport
+        Steps taken, size, latency and metric before and after (an HTML table in notebooks).
     """
     _check(prune, structured, quantize, data, tolerance)
     if finetune is None and (distill is not None or loss is not None):
