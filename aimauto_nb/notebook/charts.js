@@ -14,7 +14,7 @@ function svgEl(tag, attrs, parent) {
 
 function fmtTick(v) {
   const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(0);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2).replace(/\.?0+e/, "e");
   return String(Number(v.toPrecision(3)));
 }
 
@@ -30,14 +30,30 @@ function scale(values, a, b, wantLog) {
   const f = (v) => a + ((log ? Math.log10(v) : v) - lo) / (hi - lo) * (b - a);
   let ticks = [];
   if (log) {
-    for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) ticks.push(10 ** e);
-    if (ticks.length < 2) ticks = [10 ** lo, 10 ** ((lo + hi) / 2), 10 ** hi].map((v) => Number(v.toPrecision(2)));
+    // decades, or 1-2-5 (then every digit) within them when the range spans less
+    for (const ms of [[1], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]]) {
+      ticks = [];
+      for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+        for (const m of ms) {
+          const v = Number((m * 10 ** e).toPrecision(6)), lv = Math.log10(v);
+          if (lv >= lo && lv <= hi) ticks.push(v);
+        }
+      }
+      if (ticks.length >= 3) break;
+    }
+    if (ticks.length < 2) ticks = linearTicks(10 ** lo, 10 ** hi);
   } else {
-    const step0 = (hi - lo) / 5, mag = 10 ** Math.floor(Math.log10(step0));
-    const step = [1, 2, 5, 10].map((s) => s * mag).find((s) => s >= step0);
-    for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) ticks.push(Number(v.toPrecision(12)));
+    ticks = linearTicks(lo, hi);
   }
   return { f, ticks, log };
+}
+
+function linearTicks(lo, hi) {
+  const step0 = (hi - lo) / 5, mag = 10 ** Math.floor(Math.log10(step0));
+  const step = [1, 2, 5, 10].map((s) => s * mag).find((s) => s >= step0);
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) ticks.push(Number(v.toPrecision(12)));
+  return ticks;
 }
 
 function axes(svg, sx, sy, xlabel, ylabel) {
