@@ -228,6 +228,12 @@ def test_pareto_click_picks_the_trial_in_jupyterlab(lab):
             assert page.locator(".aimauto-parallel .aimauto-pline").count() >= 2
             assert page.locator("select.aimauto-xmetric option").all_inner_texts() == [
                 "size (bytes)", "latency (ms/row)"]
+            xaxis = page.locator(".aimauto-pareto .aimauto-label").first
+            assert xaxis.inner_text() == "size (bytes) · log"
+            page.locator("select.aimauto-xmetric").select_option(label="latency (ms/row)")
+            page.wait_for_function("() => document.querySelector('.aimauto-pareto .aimauto-label')"
+                                   ".textContent.startsWith('latency')", timeout=5_000)
+            page.locator("select.aimauto-xmetric").select_option(label="size (bytes)")
             picker = page.locator(".widget-dropdown select").first
             default = picker.evaluate("s => s.options[s.selectedIndex].text").replace("\xa0", " ")
             front = page.locator(".aimauto-pareto .aimauto-pt.aimauto-front")

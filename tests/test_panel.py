@@ -3,6 +3,7 @@ panel's picker: a click on a Pareto point selects that trial, the picker's choic
 highlighted."""
 
 import math
+import time
 
 import pytest
 
@@ -106,3 +107,13 @@ def test_one_metric_charts_the_best_only(cancer):
     p.refresh(final=True)
     assert len(p.charts.metrics) == 1 and p.charts.front == [s.best.number]
     assert p.charts.selected == s.best.number
+
+
+def test_costly_chart_updates_are_spaced_but_the_last_is_sent(finished):
+    s, p = finished
+    p.charts.rows, p._chart_key = [], None
+    p._chart_cost, p._chart_at = 100.0, time.monotonic()  # as if an update took 100 s
+    p.refresh()
+    assert p.charts.rows == []
+    p.refresh(final=True)
+    assert len(p.charts.rows) == s.snapshot().counts["complete"]

@@ -68,6 +68,8 @@ class Panel:
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._chart_key = None
+        self._chart_at = 0.0
+        self._chart_cost = 0.0
         self._pareto_png = b""
         self._handle = None
         self._static = None
@@ -219,9 +221,14 @@ class Panel:
 
     def _render_charts(self, snap, final: bool = False) -> None:
         key = (snap.counts["complete"], tuple(r.number for r in snap.front))
-        if key != self._chart_key:
-            self._chart_key = key
+        now = time.monotonic()
+        # An update costs a few ms at 500 trials (every refresh); thousands of trials cost
+        # more, then updates are spaced so that they take at most ~5 % of one core.
+        if key != self._chart_key and (final or now - self._chart_at >= 20 * self._chart_cost):
+            started = time.thread_time()
             self.charts.update(snap)
+            self._chart_cost = time.thread_time() - started
+            self._chart_at, self._chart_key = now, key
         if final and not snap.running and not self._pareto_png:
             # The static snapshot's chart, drawn once (0.1-0.3 s of GIL).
             self._pareto_png = _png(pareto_figure(snap, size=(4.2, 3.0), layout=None))
