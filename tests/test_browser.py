@@ -229,7 +229,7 @@ def test_pareto_click_picks_the_trial_in_jupyterlab(lab):
             assert page.locator("select.aimauto-xmetric option").all_inner_texts() == [
                 "size (bytes)", "latency (ms/row)"]
             xaxis = page.locator(".aimauto-pareto .aimauto-label").first
-            assert xaxis.inner_text() == "size (bytes) · log"
+            assert xaxis.text_content() == "size (bytes) · log"
             page.locator("select.aimauto-xmetric").select_option(label="latency (ms/row)")
             page.wait_for_function("() => document.querySelector('.aimauto-pareto .aimauto-label')"
                                    ".textContent.startsWith('latency')", timeout=5_000)
