@@ -4,11 +4,15 @@ In a real kernel (jupyter_client), the execute-reply latency of ``1+1`` (30 time
 apart) while a search runs in the background, p50 / p95, next to the same kernel idle:
 
 - LightGBM trials on the thread executor (LightGBM releases the GIL), quiet and with panel;
+- fast decision-tree trials (several a second: the panel's charts update at every refresh),
+  quiet and with panel;
 - a pure-Python model on the process executor (default jobs: cores - 1), and the same on
   the thread executor to show why the process executor is the one for such trials.
 
 Then the panel's cost: wall time of the same 40-trial LightGBM search with the panel and
-with ``--quiet`` (alternating, median of 3).
+with ``--quiet`` (alternating, median of 3); and the kernel CPU time of one chart update at
+500 trials (the browser-drawn charts' data set on the widget and sent to the front end,
+one new trial per update) next to the matplotlib PNG redraw the panel did before.
 
     python benchmarks/responsiveness.py
 """
@@ -36,6 +40,11 @@ model = LGBMClassifier(n_estimators=hp.int(50, 300), learning_rate=hp.float(0.02
                        num_leaves=hp.int(8, 64), n_jobs=1, verbose=-1)
 """
 
+TREE = """
+from sklearn.tree import DecisionTreeClassifier
+model = DecisionTreeClassifier(max_depth=hp.int(2, 12), min_samples_leaf=hp.int(1, 20))
+"""
+
 PURE_PYTHON = """
 rounds = hp.int(150_000, 250_000)
 acc = 0
@@ -45,6 +54,46 @@ score = (acc % 997) / 997 + hp.float(0, 0.01)
 """
 
 PROBES = 30
+
+CHART_COST = """
+import random, time, statistics
+from aimauto_nb.metrics import METRICS
+from aimauto_nb.results import Results, TrialRecord
+from aimauto_nb.notebook.charts import ParetoCharts
+from aimauto_nb.notebook.panel import _png
+from aimauto_nb.notebook.plots import history_figure, pareto_figure
+rng = random.Random(0)
+metrics = [METRICS["accuracy"], METRICS["size"], METRICS["latency"]]
+res = Results(metrics)
+def snap():
+    return res.snapshot(name="b", strategy="tpe", protocol="holdout", budget=None, timeout=None)
+def add(n):
+    params = {"n_estimators": rng.randint(50, 500), "learning_rate": rng.random(),
+              "num_leaves": rng.randint(8, 128), "boosting": rng.choice(["gbdt", "dart"])}
+    values = {"accuracy": rng.random(), "size": 10 ** rng.uniform(3, 6),
+              "latency": 10 ** rng.uniform(-3, 0)}
+    res.put(TrialRecord(n, "complete", params, values))
+for n in range(START):
+    add(n)
+charts = ParetoCharts(metrics)
+charts.update(snap())
+update = []
+for n in range(START, END):
+    add(n)
+    s = snap()  # the panel takes one snapshot per refresh for everything; not counted
+    t = time.process_time()
+    charts.update(s)
+    update.append(time.process_time() - t)
+png = []
+for _ in range(5):
+    s = snap()
+    t = time.process_time()
+    _png(pareto_figure(s, size=(4.2, 3.0), layout=None))
+    _png(history_figure(s, size=(3.6, 3.0), layout=None))
+    png.append(time.process_time() - t)
+print(statistics.median(update) * 1000, max(update) * 1000, statistics.median(png) * 1000, len(charts.rows),
+      len(charts.front))
+"""
 
 
 def _percentiles(values):
@@ -66,6 +115,10 @@ def latency_rows(k: Kernel):
     cases = [
         ("LightGBM, thread executor, --quiet", "--data X y --timeout 120 --trials 100000 --quiet", LGBM),
         ("LightGBM, thread executor, live panel", "--data X y --timeout 120 --trials 100000", LGBM),
+        ("decision trees (fast trials), --quiet",
+         "--data X y --timeout 120 --trials 100000 --metrics accuracy,size --quiet", TREE),
+        ("decision trees (fast trials), live panel",
+         "--data X y --timeout 120 --trials 100000 --metrics accuracy,size", TREE),
         ("pure Python, process executor (cores-1)",
          "--timeout 120 --trials 100000 --quiet --executor process",
          PURE_PYTHON),
@@ -95,18 +148,34 @@ def panel_cost(k: Kernel, repeats: int = 3):
     return statistics.median(walls["panel"]), statistics.median(walls["quiet"])
 
 
+def chart_cost(k: Kernel, trials: int = 500, updates: int = 50):
+    """Kernel CPU ms per chart update (median, max) over the last ``updates`` of ``trials``,
+    the PNG redraw's median, and the rows and front size at the end."""
+    code = f"START, END = {trials - updates}, {trials}\n" + CHART_COST
+    out = k.run(code, timeout=300, check=True)
+    med, worst, png, rows, front = out.stdout.split()
+    return float(med), float(worst), float(png), int(rows), int(front)
+
+
 def main() -> None:
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3, help="panel-cost repeats (median)")
-    ap.add_argument("--cost-only", action="store_true", help="only the panel-cost table")
+    ap.add_argument("--cost-only", action="store_true", help="only the panel-cost tables")
     opts = ap.parse_args()
     with Kernel(STARTUP) as k:
+        chart = chart_cost(k)
         rows = [] if opts.cost_only else latency_rows(k)
         panel, quiet = panel_cost(k, opts.repeats)
     if rows:
         _latency_table(rows)
+    med, worst, png, n, front = chart
+    print(f"\nchart update: kernel CPU ms at {n} trials, 3 metrics ({front} on the front), "
+          "one new trial per update\n")
+    print("| browser charts: update median | max | PNG redraw (before) median | ratio |")
+    print("|---|---|---|---|")
+    print(f"| {med:.2f} | {worst:.2f} | {png:.1f} | {png / med:.0f}x |")
     print(f"\npanel cost: 40 LightGBM trials on digits, wall seconds (median of {opts.repeats})\n")
     print("| live panel | --quiet | ratio |")
     print("|---|---|---|")

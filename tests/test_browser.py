@@ -118,7 +118,7 @@ def test_quickstart_runs_in_jupyterlab(lab):
             page.screenshot(path=str(ARTIFACTS / "quickstart-jupyterlab.png"), full_page=False)
 
             assert page.locator(".widget-hprogress .progress-bar").count() >= 1
-            assert page.locator("img.widget-image[src^='blob:']").count() >= 2  # Pareto + history
+            assert page.locator(".aimauto-charts svg.aimauto-history .aimauto-pt").count() >= 1
             assert page.locator("button.jupyter-button", has_text="Stop").count() == 1
             # the static snapshot is in the page but hidden by the live panel's style rule
             static = page.locator(".aimauto-static .aimauto-snapshot")
@@ -247,10 +247,93 @@ def test_tune_form_in_jupyterlab(lab):
             assert "n_estimators=hp.int(50, 500, log=True)" in code.input_value()
             page.locator("button.jupyter-button", has_text="Search").first.click()
             page.locator(".aimauto-state", has_text="done").first.wait_for(timeout=90_000)
-            assert page.locator("img.widget-image[src^='blob:']").count() >= 2
+            assert page.locator(".aimauto-charts svg.aimauto-history .aimauto-pt").count() >= 1
             page.screenshot(path=str(ARTIFACTS / "tune-form-jupyterlab.png"), full_page=False)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "tune-form-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+PARETO_CELLS = [
+    "%load_ext aimauto_nb\nfrom sklearn.datasets import load_breast_cancer\n"
+    "X, y = load_breast_cancer(return_X_y=True)",
+    "%%aimsearch --data X y --trials 16 --seed 0 --metrics accuracy,size,latency\n"
+    "from sklearn.tree import DecisionTreeClassifier\n"
+    "model = DecisionTreeClassifier(max_depth=hp.int(1, 8), criterion=hp.choice(['gini', 'entropy']),\n"
+    "                               random_state=0)",
+    "search.wait();",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)")
+def test_pareto_click_picks_the_trial_in_jupyterlab(lab):
+    """The browser-drawn Pareto chart: hovering a point shows its trial, clicking it makes
+    that trial the picker's selection (a round trip through the kernel), highlighted."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    url, token, root = lab
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in PARETO_CELLS])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, root / "pareto.ipynb")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            charts = page.locator(".aimauto-charts")
+            _open_and_run_all(page, sync_api, f"{url}/lab/tree/pareto.ipynb?reset&token={token}",
+                              lambda: charts.first.wait_for(timeout=20_000))
+            page.locator(".aimauto-state", has_text="done").first.wait_for(timeout=90_000)
+            page.wait_for_function("() => document.querySelector('.aimauto-charts')"
+                                   ".dataset.trials === '16'", timeout=20_000)
+            # the parallel-coordinates view of the front (three metrics) and the axis selector
+            assert page.locator(".aimauto-parallel .aimauto-pline").count() >= 2
+            assert page.locator("select.aimauto-xmetric option").all_inner_texts() == [
+                "size (bytes)", "latency (ms/row)"]
+            xaxis = page.locator(".aimauto-pareto .aimauto-label").first
+            assert xaxis.text_content() == "size (bytes) · log"
+            page.locator("select.aimauto-xmetric").select_option(label="latency (ms/row)")
+            page.wait_for_function("() => document.querySelector('.aimauto-pareto .aimauto-label')"
+                                   ".textContent.startsWith('latency')", timeout=5_000)
+            page.locator("select.aimauto-xmetric").select_option(label="size (bytes)")
+            picker = page.locator(".widget-dropdown select").first
+            default = picker.evaluate("s => s.options[s.selectedIndex].text").replace("\xa0", " ")
+            front = page.locator(".aimauto-pareto .aimauto-pt.aimauto-front")
+            numbers = [front.nth(i).get_attribute("data-trial") for i in range(front.count())]
+            target = next(n for n in numbers if not default.startswith(f"trial {n}:")
+                          and not default.startswith(f"trial {n} "))
+            point = page.locator(f".aimauto-pareto .aimauto-pt[data-trial='{target}']")
+            point.hover()
+            tip = page.locator(".aimauto-tip")
+            tip.wait_for(state="visible", timeout=5_000)
+            text = tip.inner_text()
+            assert f"trial {target}" in text and "size:" in text and "max_depth=" in text
+            point.click()
+            page.wait_for_function(
+                f"() => {{ const s = document.querySelector('.widget-dropdown select'); "
+                f"return /^trial {target}\\b/.test(s.options[s.selectedIndex].text.replace(/\\u00a0/g, ' ')); }}",
+                timeout=10_000)
+            assert page.locator(f".aimauto-pareto .aimauto-pt[data-trial='{target}'] "
+                                "circle.aimauto-selected").count() == 1
+            page.locator(".lm-TabBar-tabLabel", has_text="Pareto trials").first.click()
+            page.locator(".jp-CodeCell", has_text="%%aimsearch").first.scroll_into_view_if_needed()
+            point.hover()
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(ARTIFACTS / "pareto-click-jupyterlab.png"), full_page=False)
+            # the README's picture: the whole panel, the tooltip on the chosen point
+            page.set_viewport_size({"width": 1500, "height": 1500})
+            cell = page.locator(".jp-CodeCell", has_text="%%aimsearch").first
+            cell.scroll_into_view_if_needed()
+            point.hover()
+            page.wait_for_timeout(300)
+            box = cell.bounding_box()
+            page.screenshot(path=str(ARTIFACTS / "pareto-click-panel.png"),
+                            clip={"x": box["x"], "y": max(box["y"], 0), "width": box["width"],
+                                  "height": min(box["height"], 1500 - max(box["y"], 0))})
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "pareto-click-failure.png"), full_page=True)
             raise
         finally:
             browser.close()

@@ -67,8 +67,8 @@ def test_panel_updates_arrive_from_the_background_thread(kernel):
     assert {m["parent_header"]["msg_id"] for m in updates} == {ex.msg_id}
     values = [m["content"]["data"]["state"].get("value") for m in updates]
     assert 1.0 in values, "the progress bar never reached the end"
-    images = [m for m in updates if m["buffers"]]
-    assert images, "the Pareto / history images were never sent"
+    rows = [m["content"]["data"]["state"]["rows"] for m in updates if "rows" in m["content"]["data"]["state"]]
+    assert rows and len(rows[-1]) == 8, "the charts' data were never sent for every trial"
     snapshot = later[-1]
     assert final(snapshot), "no final snapshot of the panel"
     html = snapshot["content"]["data"]["text/html"]

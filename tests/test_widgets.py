@@ -40,7 +40,9 @@ def test_panel_shows_the_final_state(cancer):
     best = s.best
     assert f"best (trial {best.number})" in p.summary.value
     assert format_value(s.metrics[0], best.values["accuracy"]) in p.summary.value
-    assert bytes(p.pareto_image.value[:4]) == bytes(p.history_image.value[:4]) == b"\x89PNG"
+    assert len(p.charts.rows) == 10 and p.charts.front == [r.number for r in s.pareto]
+    assert p.charts.selected == best.number
+    assert p._pareto_png[:4] == b"\x89PNG"  # the static snapshot's chart, drawn at the end
     assert [n for _, n in p.picker.options] == [r.number for r in s.pareto]
     assert p.picker.value == best.number
     assert "accuracy" in p.pick_info.value and "max_depth" in p.pick_info.value

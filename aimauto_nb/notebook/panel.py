@@ -4,13 +4,15 @@ a picker over the Pareto trials.
 Threading follows the ipywidgets/ipykernel advice: every widget is created and displayed
 on the main thread (inside the magic); a renderer thread of the panel, woken by the
 search's listener, only sets widget values (batched with ``hold_sync``), at most a few
-times a second, so drawing never slows the driver or the trials. Charts are drawn with
-matplotlib's object API.
+times a second, so drawing never slows the driver or the trials. The charts are drawn in
+the browser (:class:`~.charts.ParetoCharts`): the kernel only sends their data, after every
+completed trial; a click on a Pareto point selects it in the picker, and the picker's choice
+is highlighted on the charts.
 
 When the search ends, a second output below the panel receives a static snapshot (HTML
-table and chart) for places where widgets do not render (a saved notebook on GitHub, an
-nbconvert page offline). The live panel carries a style rule that hides that snapshot, so
-wherever the widgets do render it is not shown twice.
+table and a matplotlib chart, drawn once) for places where widgets do not render (a saved
+notebook on GitHub, an nbconvert page offline). The live panel carries a style rule that
+hides that snapshot, so wherever the widgets do render it is not shown twice.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import ipywidgets as W
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from ..metrics import format_value
-from .plots import history_figure, pareto_figure
+from .charts import ParetoCharts
+from .plots import pareto_figure
 
 __all__ = ["Panel"]
 
@@ -58,11 +61,10 @@ def _esc(v) -> str:
 class Panel:
     """The widget view of one :class:`~aimauto_nb.facade.Search` (read-only but for Stop)."""
 
-    def __init__(self, search, *, namespace=None, text_interval=0.25, chart_interval=0.8):
+    def __init__(self, search, *, namespace=None, text_interval=0.25):
         self.search = search
         self._namespace = namespace
         self._text_interval = text_interval
-        self._chart_interval = chart_interval
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._chart_key = None
@@ -84,8 +86,8 @@ class Panel:
                                     layout=W.Layout(width="7em"))
         self.stop_button.on_click(self._on_stop)
         self.summary = W.HTML()
-        self.pareto_image = W.Image(format="png", layout=W.Layout(max_width="62%"))
-        self.history_image = W.Image(format="png", layout=W.Layout(max_width="38%"))
+        self.charts = ParetoCharts(search.metrics)
+        self.charts.observe(self._on_chart_pick, names="selected")
         self.table = W.HTML()
         self.errors = W.HTML()
         self.picker = W.Dropdown(options=[], description="trial",
@@ -114,11 +116,12 @@ class Panel:
             W.HBox([self.progress, self.progress_label, self.stop_button],
                    layout=W.Layout(align_items="center")),
             self.summary,
-            W.HBox([self.pareto_image, self.history_image]),
+            self.charts,
             self.tabs,
         ], layout=W.Layout(border="1px solid #ddd", padding="6px"))
         self._snap = search.snapshot()
-        self._render_text(self._snap)  # charts are drawn by the renderer thread: the magic returns at once
+        self._render_text(self._snap)
+        self._render_charts(self._snap)
         search.add_listener(self._on_change)
         search.add_listener(self._on_wait, on_wait=True)
 
@@ -182,7 +185,7 @@ class Panel:
             snap = self.search.snapshot()
             self._snap = snap
             self._render_text(snap)
-            self._render_charts(snap, force=final)
+            self._render_charts(snap, final=final)
             self.renders += 1
             if final and not snap.running and self._static is not None:
                 self._static.update(self._static_bundle(snap), raw=True)
@@ -216,22 +219,19 @@ class Panel:
             self.errors.value = self._errors_html(snap)
             self._set_picker(snap)
 
-    def _render_charts(self, snap, force: bool = False) -> None:
+    def _render_charts(self, snap, final: bool = False) -> None:
+        key = (snap.counts["complete"], tuple(r.number for r in snap.front))
         now = time.monotonic()
-        best = snap.best
-        key = (snap.counts["complete"], best.number if best else None)
-        # Drawing holds the GIL for 0.1-0.3 s: keep it to ~5 % of the wall time.
-        gap = max(self._chart_interval, 20 * self._chart_cost)
-        if key == self._chart_key or (not force and now - self._chart_at < gap):
-            return
-        self._chart_key = key
-        self._pareto_png = _png(pareto_figure(snap, size=(4.2, 3.0), layout=None))
-        history = _png(history_figure(snap, size=(3.6, 3.0), layout=None))
-        self._chart_at = time.monotonic()
-        self._chart_cost = self._chart_at - now
-        with self.pareto_image.hold_sync(), self.history_image.hold_sync():
-            self.pareto_image.value = self._pareto_png
-            self.history_image.value = history
+        # An update costs a few ms at 500 trials (every refresh); thousands of trials cost
+        # more, then updates are spaced so that they take at most ~5 % of one core.
+        if key != self._chart_key and (final or now - self._chart_at >= 20 * self._chart_cost):
+            started = time.thread_time()
+            self.charts.update(snap)
+            self._chart_cost = time.thread_time() - started
+            self._chart_at, self._chart_key = now, key
+        if final and not snap.running and not self._pareto_png:
+            # The static snapshot's chart, drawn once (0.1-0.3 s of GIL).
+            self._pareto_png = _png(pareto_figure(snap, size=(4.2, 3.0), layout=None))
 
     # ------------------------------------------------------------------ HTML pieces
 
@@ -327,8 +327,15 @@ class Panel:
             self.picker.value = best.number if best is not None and best.number in numbers \
                 else numbers[0]
 
+    def _on_chart_pick(self, change) -> None:
+        # A click on a Pareto point in the browser.
+        n = change["new"]
+        if n is not None and n != self.picker.value and n in {o[1] for o in self.picker.options}:
+            self.picker.value = n
+
     def _on_pick(self, change) -> None:
         n = change["new"]
+        self.charts.selected = n
         if n is None:
             self.pick_info.value = ""
             return

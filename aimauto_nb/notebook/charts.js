@@ -1,0 +1,263 @@
+// aimauto_nb's panel charts: plain SVG drawn from the widget's state (see charts.py).
+// Rows are [number, values, value_texts, params_text]; front and best are trial numbers.
+
+const NS = "http://www.w3.org/2000/svg";
+const GREY = "#b0b0b0", FRONT = "#d62728", BEST = "#1f77b4";
+const W = 430, H = 290, M = { l: 62, r: 14, t: 12, b: 42 };
+
+function svgEl(tag, attrs, parent) {
+  const e = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (parent) parent.appendChild(e);
+  return e;
+}
+
+function fmtTick(v) {
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2).replace(/\.?0+e/, "e");
+  return String(Number(v.toPrecision(3)));
+}
+
+// A linear or log scale from the data's extent onto [a, b], with its ticks.
+function scale(values, a, b, wantLog) {
+  let vs = values.filter((v) => v !== null && Number.isFinite(v));
+  const log = wantLog && vs.length > 0 && Math.min(...vs) > 0;
+  if (log) vs = vs.map(Math.log10);
+  let lo = vs.length ? Math.min(...vs) : 0, hi = vs.length ? Math.max(...vs) : 1;
+  if (hi - lo < 1e-12) { const d = Math.abs(lo) * 0.05 || (log ? 0.5 : 1); lo -= d; hi += d; }
+  const pad = (hi - lo) * 0.06;
+  lo -= pad; hi += pad;
+  const f = (v) => a + ((log ? Math.log10(v) : v) - lo) / (hi - lo) * (b - a);
+  let ticks = [];
+  if (log) {
+    // decades, or 1-2-5 (then every digit) within them when the range spans less
+    for (const ms of [[1], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]]) {
+      ticks = [];
+      for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+        for (const m of ms) {
+          const v = Number((m * 10 ** e).toPrecision(6)), lv = Math.log10(v);
+          if (lv >= lo && lv <= hi) ticks.push(v);
+        }
+      }
+      if (ticks.length >= 3) break;
+    }
+    if (ticks.length < 2) ticks = linearTicks(10 ** lo, 10 ** hi);
+  } else {
+    ticks = linearTicks(lo, hi);
+  }
+  return { f, ticks, log };
+}
+
+function linearTicks(lo, hi) {
+  const step0 = (hi - lo) / 5, mag = 10 ** Math.floor(Math.log10(step0));
+  const step = [1, 2, 5, 10].map((s) => s * mag).find((s) => s >= step0);
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) ticks.push(Number(v.toPrecision(12)));
+  return ticks;
+}
+
+function axes(svg, sx, sy, xlabel, ylabel) {
+  const g = svgEl("g", { class: "aimauto-axes" }, svg);
+  svgEl("rect", { x: M.l, y: M.t, width: W - M.l - M.r, height: H - M.t - M.b, class: "aimauto-frame" }, g);
+  for (const v of sx.ticks) {
+    const x = sx.f(v);
+    svgEl("line", { x1: x, x2: x, y1: M.t, y2: H - M.b, class: "aimauto-grid" }, g);
+    svgEl("text", { x, y: H - M.b + 14, "text-anchor": "middle" }, g).textContent = fmtTick(v);
+  }
+  for (const v of sy.ticks) {
+    const y = sy.f(v);
+    svgEl("line", { x1: M.l, x2: W - M.r, y1: y, y2: y, class: "aimauto-grid" }, g);
+    svgEl("text", { x: M.l - 5, y: y + 4, "text-anchor": "end" }, g).textContent = fmtTick(v);
+  }
+  svgEl("text", { x: (M.l + W - M.r) / 2, y: H - 6, "text-anchor": "middle", class: "aimauto-label" }, g)
+    .textContent = xlabel + (sx.log ? " · log" : "");
+  svgEl("text", { x: 14, y: (M.t + H - M.b) / 2, "text-anchor": "middle", class: "aimauto-label",
+    transform: `rotate(-90 14 ${(M.t + H - M.b) / 2})` }, g).textContent = ylabel + (sy.log ? " · log" : "");
+}
+
+function star(x, y, r) {
+  const p = [];
+  for (let i = 0; i < 10; i++) {
+    const a = -Math.PI / 2 + (i * Math.PI) / 5, rr = i % 2 ? r * 0.45 : r;
+    p.push(`${(x + rr * Math.cos(a)).toFixed(1)},${(y + rr * Math.sin(a)).toFixed(1)}`);
+  }
+  return p.join(" ");
+}
+
+function render({ model, el }) {
+  const root = document.createElement("div");
+  root.className = "aimauto-charts";
+  const bar = document.createElement("div");
+  bar.className = "aimauto-chartbar";
+  const select = document.createElement("select");
+  select.className = "aimauto-xmetric";
+  const charts = document.createElement("div");
+  charts.className = "aimauto-chartrow";
+  const pareto = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "aimauto-pareto" });
+  const history = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "aimauto-history" });
+  const parallel = svgEl("svg", { viewBox: `0 0 ${2 * W} ${H}`, width: 2 * W, height: H, class: "aimauto-parallel" });
+  const tip = document.createElement("div");
+  tip.className = "aimauto-tip";
+  charts.append(pareto, history);
+  root.append(bar, charts, parallel, tip);
+  el.appendChild(root);
+
+  select.addEventListener("change", () => {
+    model.set("x_metric", Number(select.value));
+    model.save_changes();
+  });
+
+  function pick(n) {
+    model.set("selected", n);
+    model.save_changes();
+  }
+
+  function hover(target, row) {
+    const ms = model.get("metrics");
+    const lines = [`<b>trial ${row[0]}</b>`];
+    ms.forEach((m, i) => lines.push(`${escape(m.name)}: <b>${escape(row[2][i])}</b>`));
+    if (row[3]) lines.push(`<span class="aimauto-params">${escape(row[3])}</span>`);
+    target.addEventListener("mouseenter", (ev) => {
+      tip.innerHTML = lines.join("<br>");
+      tip.dataset.trial = row[0];
+      tip.style.display = "block";
+      move(ev);
+    });
+    target.addEventListener("mousemove", move);
+    target.addEventListener("mouseleave", () => { tip.style.display = "none"; });
+  }
+
+  function move(ev) {
+    const box = root.getBoundingClientRect();
+    tip.style.left = `${ev.clientX - box.left + 14}px`;
+    tip.style.top = `${ev.clientY - box.top + 10}px`;
+  }
+
+  function point(svg, row, x, y, front, best, selected) {
+    const g = svgEl("g", { class: "aimauto-pt" + (front ? " aimauto-front" : ""), "data-trial": row[0] }, svg);
+    if (selected) svgEl("circle", { cx: x, cy: y, r: 9, class: "aimauto-selected" }, g);
+    if (best) svgEl("polygon", { points: star(x, y, 8), fill: BEST }, g);
+    else svgEl("circle", { cx: x, cy: y, r: front ? 4.5 : 3.5, fill: front ? FRONT : GREY }, g);
+    svgEl("circle", { cx: x, cy: y, r: 9, class: "aimauto-hit" }, g);  // an easier target
+    hover(g, row);
+    if (front) g.addEventListener("click", () => pick(row[0]));
+    return g;
+  }
+
+  function drawPareto(ms, rows, front, best, sel) {
+    pareto.replaceChildren();
+    const xi = ms.length > 1 ? Math.min(Math.max(model.get("x_metric"), 1), ms.length - 1) : -1;
+    const xv = (r) => (xi < 0 ? r[0] : r[1][xi]);
+    const ok = rows.filter((r) => r[1][0] !== null && xv(r) !== null);
+    const sx = scale(ok.map(xv), M.l, W - M.r, xi >= 0 && ms[xi].log);
+    const sy = scale(ok.map((r) => r[1][0]), H - M.b, M.t, ms[0].log);
+    axes(pareto, sx, sy, xi < 0 ? "trial" : ms[xi].label, ms[0].label);
+    const fr = ok.filter((r) => front.has(r[0])).sort((a, b) => xv(a) - xv(b));
+    if (ms.length === 2 && fr.length > 1) {  // a 2-D front is a staircase
+      const pts = [];
+      fr.forEach((r, i) => {
+        if (i) pts.push(`${sx.f(xv(r)).toFixed(1)},${sy.f(fr[i - 1][1][0]).toFixed(1)}`);
+        pts.push(`${sx.f(xv(r)).toFixed(1)},${sy.f(r[1][0]).toFixed(1)}`);
+      });
+      svgEl("polyline", { points: pts.join(" "), class: "aimauto-frontline" }, pareto);
+    }
+    const order = ok.filter((r) => !front.has(r[0])).concat(fr);
+    for (const r of order) point(pareto, r, sx.f(xv(r)), sy.f(r[1][0]), front.has(r[0]), r[0] === best, r[0] === sel);
+  }
+
+  function drawHistory(ms, rows, front, best, sel) {
+    history.replaceChildren();
+    const ok = rows.filter((r) => r[1][0] !== null);
+    const sx = scale(ok.map((r) => r[0]), M.l, W - M.r, false);
+    const sy = scale(ok.map((r) => r[1][0]), H - M.b, M.t, ms[0].log);
+    axes(history, sx, sy, "trial", ms[0].label + " · best so far");
+    const line = model.get("best_line");
+    if (line.length) {
+      const last = ok.length ? Math.max(...ok.map((r) => r[0])) : line[line.length - 1][0];
+      const pts = [];
+      line.forEach(([n, v], i) => {
+        if (i) pts.push(`${sx.f(n).toFixed(1)},${sy.f(line[i - 1][1]).toFixed(1)}`);
+        pts.push(`${sx.f(n).toFixed(1)},${sy.f(v).toFixed(1)}`);
+      });
+      pts.push(`${sx.f(last).toFixed(1)},${sy.f(line[line.length - 1][1]).toFixed(1)}`);
+      svgEl("polyline", { points: pts.join(" "), class: "aimauto-bestline" }, history);
+    }
+    const order = ok.filter((r) => !front.has(r[0])).concat(ok.filter((r) => front.has(r[0])));
+    for (const r of order) point(history, r, sx.f(r[0]), sy.f(r[1][0]), front.has(r[0]), r[0] === best, r[0] === sel);
+  }
+
+  // Three or more metrics: one vertical axis per metric, better values up, a line per
+  // Pareto trial.
+  function drawParallel(ms, rows, front, best, sel) {
+    parallel.replaceChildren();
+    const pw = 2 * W, fr = rows.filter((r) => front.has(r[0]) && r[1].every((v) => v !== null));
+    const gap = (pw - 2 * 70) / (ms.length - 1);
+    const scales = ms.map((m, i) => {
+      const s = scale(fr.map((r) => r[1][i]), m.maximize ? H - M.b : M.t, m.maximize ? M.t : H - M.b, m.log);
+      const x = 70 + i * gap;
+      const g = svgEl("g", { class: "aimauto-axes" }, parallel);
+      svgEl("line", { x1: x, x2: x, y1: M.t, y2: H - M.b, class: "aimauto-paxis" }, g);
+      for (const v of s.ticks) {
+        svgEl("text", { x: x - 5, y: s.f(v) + 4, "text-anchor": "end" }, g).textContent = fmtTick(v);
+        svgEl("line", { x1: x - 3, x2: x, y1: s.f(v), y2: s.f(v), class: "aimauto-paxis" }, g);
+      }
+      svgEl("text", { x, y: H - M.b + 16, "text-anchor": "middle", class: "aimauto-label" }, g)
+        .textContent = m.label + (s.log ? " · log" : "");
+      return { x, f: s.f };
+    });
+    svgEl("text", { x: pw / 2, y: H - 8, "text-anchor": "middle", class: "aimauto-note" }, parallel)
+      .textContent = `Pareto front, ${fr.length} trials (better is up)`;
+    const order = fr.filter((r) => r[0] !== best && r[0] !== sel)
+      .concat(fr.filter((r) => r[0] === best && r[0] !== sel), fr.filter((r) => r[0] === sel));
+    for (const r of order) {
+      const pts = scales.map((s, i) => `${s.x.toFixed(1)},${s.f(r[1][i]).toFixed(1)}`).join(" ");
+      const cls = r[0] === sel ? " aimauto-selected" : r[0] === best ? " aimauto-bestpath" : "";
+      const g = svgEl("g", { class: "aimauto-pt aimauto-front aimauto-pline" + cls, "data-trial": r[0] }, parallel);
+      svgEl("polyline", { points: pts, class: "aimauto-hitline" }, g);
+      svgEl("polyline", { points: pts, class: "aimauto-line" }, g);
+      hover(g, r);
+      g.addEventListener("click", () => pick(r[0]));
+    }
+  }
+
+  function draw() {
+    const ms = model.get("metrics"), rows = model.get("rows");
+    const front = new Set(model.get("front")), best = model.get("best"), sel = model.get("selected");
+    const xi = model.get("x_metric");
+    if (ms.length > 2) {
+      if (select.options.length !== ms.length - 1) {
+        select.replaceChildren(...ms.slice(1).map((m, i) => new Option(m.label, i + 1)));
+      }
+      select.value = String(xi);
+      bar.replaceChildren(document.createTextNode(`${ms[0].name} against `), select);
+    } else {
+      bar.replaceChildren();
+    }
+    tip.style.display = "none";
+    pareto.style.display = ms.length > 1 ? "" : "none";
+    if (ms.length > 1) drawPareto(ms, rows, front, best, sel);
+    drawHistory(ms, rows, front, best, sel);
+    parallel.style.display = ms.length > 2 ? "" : "none";
+    if (ms.length > 2) drawParallel(ms, rows, front, best, sel);
+    root.dataset.trials = String(rows.length);
+    root.dataset.selected = sel === null ? "" : String(sel);
+  }
+
+  // One redraw per batch of changes (hold_sync sends several keys at once).
+  let queued = false;
+  const schedule = () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; draw(); });
+  };
+  const keys = ["metrics", "rows", "front", "best", "best_line", "selected", "x_metric"];
+  for (const k of keys) model.on(`change:${k}`, schedule);
+  draw();
+  return () => { for (const k of keys) model.off(`change:${k}`, schedule); };
+}
+
+function escape(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+export default { render };
