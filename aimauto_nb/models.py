@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ class KeptModels:
         self._models: dict[int, Any] = {}
         self._pending: set[int] = set()
         self._lock = threading.Lock()
+        self._unsaved: set[int] = set()
 
     def keep(self, number: int, model, refit: bool) -> None:
         """Keep a trial's model (an object, or its pickle from a worker process)."""
@@ -59,8 +61,17 @@ class KeptModels:
             self._models[number] = model
             if refit:
                 self._pending.add(number)
-        if self.store.folder is not None:
-            self.store.save(number, model if isinstance(model, bytes) else cloudpickle.dumps(model))
+        if self.store.folder is None:
+            return
+        try:
+            blob = model if isinstance(model, bytes) else cloudpickle.dumps(model)
+        except Exception as e:  # the model stays in memory; the search must go on
+            if not self._unsaved:
+                warnings.warn(f"trial {number}'s model cannot be pickled ({type(e).__name__}: {e}); "
+                              "kept models of this search stay in memory only", stacklevel=2)
+            self._unsaved.add(number)
+            return
+        self.store.save(number, blob)
 
     def retain(self, numbers: set[int]) -> None:
         """Drop every kept model not in ``numbers``."""

@@ -65,12 +65,11 @@ def _numeric(space: CellSpace | None) -> bool:
 
 
 def _gp_available() -> bool:
-    try:
-        import scipy  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """PyTorch and SciPy are installed (looked up, not imported: importing torch takes a
+    second, and the magic must return at once; the driver thread imports it on first use)."""
+    from importlib.util import find_spec
+
+    return find_spec("torch") is not None and find_spec("scipy") is not None
 
 
 class AutoSampler(optuna.samplers.BaseSampler):

@@ -222,7 +222,7 @@ def test_the_requested_pruner_decides(cancer):
 
 def test_auto_pruner_waits_for_ten_trials_and_a_tenth_of_the_run():
     cell = REPORTING.replace("range(1, 11)", "range(1, 41)").replace("time.sleep(0.005)", "pass")
-    s = an.search(cell, trials=40, pruner="auto", seed=0, display=False).wait()
+    s = an.search(cell, trials=40, pruner="auto", strategy="tpe", seed=0, display=False).wait()
     c = s.counts()
     assert c["pruned"] >= 3, c
     assert all(r.state == "complete" for r in s.trials[:10])  # start-up trials

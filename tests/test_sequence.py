@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import aimauto_nb as an  # noqa: E402
+from aimauto_nb import SearchError  # noqa: E402
 from aimauto_nb.capture import CellProgram  # noqa: E402
 from aimauto_nb.space import Param  # noqa: E402
 
@@ -51,12 +52,17 @@ def digits():
     return X, X[:, ::-1].copy()
 
 
-def _search(cell, digits, **kw):
+def _search(cell, digits, fails=False, **kw):
     X, Y = digits
     kw.setdefault("display", False)
     kw.setdefault("seed", 0)
     kw.setdefault("metrics", "score:max,size,latency")
-    return an.search(cell, namespace={"X": X, "Y": Y}, **kw).wait(timeout=240)
+    s = an.search(cell, namespace={"X": X, "Y": Y}, **kw)
+    if not fails:
+        return s.wait(timeout=240)
+    with pytest.raises(SearchError, match="all 1 trial of this search failed"):
+        s.wait(timeout=240)  # its only trial failed: the search fails, the trial keeps its error
+    return s
 
 
 @pytest.mark.parametrize("executor", ["thread", "process"])
@@ -110,7 +116,7 @@ def test_example_inputs_win_over_the_data_rows(digits):
 
 def test_a_model_that_cannot_run_on_the_rows_asks_for_example_inputs(digits):
     X, Y = digits
-    s = _search(RECORDING_CELL, digits, data=(X + 0.5, Y), trials=1)
+    s = _search(RECORDING_CELL, digits, fails=True, data=(X + 0.5, Y), trials=1)
     rec = s.trials[0]
     assert rec.state == "failed"
     assert "InputError: metric latency: the model does not run on the validation rows" in rec.error
@@ -120,7 +126,7 @@ def test_a_model_that_cannot_run_on_the_rows_asks_for_example_inputs(digits):
 def test_object_rows_ask_for_example_inputs(digits):
     X, Y = digits
     words = np.array([["a"] * 5] * len(X), dtype=object)
-    s = _search(RECORDING_CELL, digits, data=(words, Y), trials=1)
+    s = _search(RECORDING_CELL, digits, fails=True, data=(words, Y), trials=1)
     assert "pass example_inputs" in s.trials[0].error
 
 

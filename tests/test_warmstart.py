@@ -66,7 +66,7 @@ def test_a_previous_search_warm_starts_the_next(cancer):
     again = an.search(RF, data=cancer, trials=6, seed=2, warm_start=first, display=False).wait()
     assert [r.params for r in again.trials[:len(best)]][0] == best[0].params
     assert again.trials[0].source == "warm start from search"
-    study = optuna.load_study(study_name="search", storage=first.study._storage)
+    study = optuna.load_study(study_name=first.study_name, storage=first.study._storage)
     via_study = warmstart.resolve(study, analyze(RF))
     assert via_study[0][0] == best[0].params
 
