@@ -126,3 +126,23 @@ def stop_all() -> None:
 
 
 atexit.register(stop_all)
+
+
+def key_of(storage, setting) -> tuple:
+    """One server per storage: the journal file, the URL, or the storage object."""
+    from .persist import DefaultStorage
+
+    if isinstance(setting, DefaultStorage):
+        return ("journal", str(setting.journal))
+    if isinstance(setting, str):
+        return ("url", setting)
+    return ("storage", id(storage))
+
+
+def for_study(storage, setting, study_name: str, *, stop: bool = False, port: int = 0):
+    """Serve (or with ``stop``, stop) the dashboard of ``storage``, opened on one study."""
+    key = key_of(storage, setting)
+    if stop:
+        globals()["stop"](key)
+        return None
+    return serve(storage, key, port=port, study_id=storage.get_study_id_from_name(study_name))

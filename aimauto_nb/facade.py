@@ -1,5 +1,6 @@
-"""``Search``: the façade over one search. It opens the study, starts the driver thread,
-and answers questions about the results, always from one :class:`Snapshot`.
+"""``Search``: the façade over one search. It starts the driver thread (its parts come
+from :mod:`aimauto_nb.assemble`) and answers questions about the results, always from one
+:class:`Snapshot`.
 
 (This module is not named ``search.py`` because ``aimauto_nb.search`` is the function:
 a submodule of that name would replace it on the package once imported.)
@@ -10,23 +11,15 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
+from .assemble import assemble
 from .config import SearchConfig
-from .driver import Driver, SearchError
-from .executors import is_dask
-from .models import KeptModels, ModelStore
-from .persist import DefaultStorage, open_target, tag_study
-from .results import Results, Snapshot, TrialRecord
-from .strategies import make_pruner, make_sampler
-from .study import Lease, history, open_study, signature
-from .trial import Spec, rebuild
-from .warmstart import resolve as resolve_warm_start
+from .driver import SearchError
+from .persist import location
+from .results import Snapshot, TrialRecord
 
 __all__ = ["Search"]
 
@@ -57,37 +50,10 @@ class Search:
         self.trial_timeout = config.trial_timeout
         self.seed = config.seed
         self.protocol = config.protocol
-        pruner = make_pruner(config.pruner)
-        self.sampler = make_sampler(config.strategy, config.metrics, config.program.space, config.seed)
-        spec = _spec(config, auto_report=pruner is not None)
-        storage, models_dir, study_name = open_target(config.storage, self.name, config.resume)
-        self._storage = storage
-        # Without an explicit pruner Optuna attaches a MedianPruner, which `should_prune`
-        # would then consult whatever pruner the user asked for.
-        import optuna
-
-        study_pruner = pruner if pruner is not None and len(self.metrics) == 1 \
-            else optuna.pruners.NopPruner()
-        self.study, retry = open_study(storage, study_name, self.metrics, self.sampler, study_pruner,
-                                       signature(config.program, self.metrics), config.resume)
-        if self._storage is None:  # in memory: the storage Optuna made for the study
-            self._storage = self.study._storage
-        tag_study(self.study, self.name, self.metrics, strategy=self.strategy,
-                  protocol=self.protocol, source=config.program.source)
-        self._results = Results(self.metrics, patience=config.patience)
-        for rec in history(self.study, self.metrics):
-            self._results.put(rec)
-        data = config.data
-        self._kept = KeptModels(ModelStore(models_dir, study_name),
-                                refit_on=(data.X, data.y) if data is not None and data.is_cv else None)
         self._listeners: list[tuple[Callable[[Search], None], bool]] = []
-        lease = Lease(self.study, storage) if storage is not None else None
-        queue = [(params, "retry of a trial left running") for params in retry]
-        if config.strategy != "grid" and not self.study.get_trials(deepcopy=False):
-            # (a resumed study has its own history; a grid tries every point anyway)
-            queue += resolve_warm_start(config.warm_start, config.program.space)
-        self._driver = Driver(config, self.study, spec, self._results, self._kept, pruner, queue,
-                              self._notify, lease=lease)
+        parts = assemble(config, self._notify)
+        self.sampler, self.study, self._storage = parts.sampler, parts.study, parts.storage
+        self._results, self._kept, self._driver = parts.results, parts.kept, parts.driver
         self._thread: threading.Thread | None = None
         with _LIVE_LOCK:
             _LIVE[self.name] = self
@@ -239,18 +205,7 @@ class Search:
         if rec is None or rec.state != "complete" or number not in self._results.keep_numbers():
             raise KeyError(f"trial {number}'s model was not kept: only the best and "
                            "Pareto-optimal trials keep their fitted models")
-        store = self._kept.store
-        where = f"its file {store.path(number)} is missing" if store.folder is not None \
-            else "it is not in memory"
-        c = self.config
-        m = rebuild(c.program, rec.params, c.namespace, c.metrics, c.data)
-        if m is None:
-            raise KeyError(f"trial {number}'s model was kept but {where}, and the cell yields no "
-                           "model to refit from its parameters")
-        warnings.warn(f"trial {number}'s model was kept but {where}; it was refit from the "
-                      "trial's parameters", stacklevel=2)
-        self._kept.keep(number, m, refit=False)
-        return m
+        return self._kept.refit_missing(rec, self.config)
 
     def code(self, number: int | None = None) -> str:
         """The cell with the chosen values of trial ``number`` (best by default) filled in."""
@@ -273,20 +228,7 @@ class Search:
     @property
     def storage_location(self) -> str:
         """Where the study is stored: a file, a URL, or ``memory``."""
-        setting = self.config.storage
-        if setting is None:
-            return "memory"
-        if isinstance(setting, str | DefaultStorage):
-            return str(setting)
-        return type(setting).__name__
-
-    def _dashboard_key(self):
-        setting = self.config.storage
-        if isinstance(setting, DefaultStorage):
-            return ("journal", str(setting.journal))
-        if isinstance(setting, str):
-            return ("url", setting)
-        return ("storage", id(self._storage))
+        return location(self.config.storage)
 
     def dashboard(self, stop: bool = False, port: int = 0):
         """Open optuna-dashboard on this search's storage (127.0.0.1, a free port unless
@@ -299,68 +241,25 @@ class Search:
             Its ``url`` / ``study_url``; in a notebook it shows as a link and an IFrame.
             ``None`` after ``stop=True``.
         """
-        from . import dashboard_server as dash
+        from .dashboard_server import for_study
 
-        key = self._dashboard_key()
-        if stop:
-            dash.stop(key)
-            return None
-        sid = self._storage.get_study_id_from_name(self.study_name)
-        return dash.serve(self._storage, key, port=port, study_id=sid)
+        return for_study(self._storage, self.config.storage, self.study_name, stop=stop, port=port)
 
     def trials_dataframe(self, attrs: tuple[str, ...] | None = None, multi_index: bool = False):
-        """The trials as a pandas DataFrame in Optuna's layout (``study.trials_dataframe``),
-        the value columns named after the metrics (``values_accuracy``, ``values_size``;
-        ``value_accuracy`` for one metric) and a trial's error as ``user_attrs_error``."""
-        kw = {} if attrs is None else {"attrs": tuple(attrs)}
-        df = self.study.trials_dataframe(multi_index=multi_index, **kw)
-        internal = "aimauto_nb.choice_index"
-        if multi_index:
-            df = df.drop(columns=[c for c in df.columns if c[1] == internal])
-            return df.rename(columns={"aimauto_nb.error": "error"}, level=1)
-        df = df.drop(columns=[c for c in df.columns if c.endswith(internal)])
-        return df.rename(columns={"user_attrs_aimauto_nb.error": "user_attrs_error"})
+        """The trials as a pandas DataFrame in Optuna's layout, the value columns named
+        after the metrics (``values_accuracy``; ``value_accuracy`` for one metric) and a
+        trial's error as ``user_attrs_error``."""
+        from .tables import trials_dataframe
+
+        return trials_dataframe(self.study, attrs, multi_index)
 
     def summary(self, num_trials: int = 10) -> None:
-        """Print the best ``num_trials`` complete trials, best first (as Keras Tuner's
-        ``results_summary``): each trial's parameters and metric values."""
-        from .results import best_of
+        """Print the best ``num_trials`` complete trials, best first, with their parameters
+        and metric values (as Keras Tuner's ``results_summary``)."""
+        from .tables import summary
 
-        snap = self.snapshot()
-        done = [r for r in snap.trials if r.state == "complete"]
-        ranked = []
-        while done and len(ranked) < num_trials:
-            b = best_of(done, self.metrics)
-            ranked.append(b)
-            done.remove(b)
-        objective = ", ".join(f"{m.name} ({m.direction})" for m in self.metrics)
-        lines = ["Results summary",
-                 f"Results in {self.storage_location} (study {self.study_name})",
-                 f"Showing {len(ranked)} best trials",
-                 f"Objective: {objective}"]
-        for r in ranked:
-            lines += ["", f"Trial {r.number} summary", "Hyperparameters:"]
-            lines += [f"{k}: {v!r}" if isinstance(v, str) else f"{k}: {v}" for k, v in r.params.items()]
-            lines.append("Score: " + ", ".join(f"{m.name}={m.format(r.values[m.name])}"
-                                               for m in self.metrics))
-        print("\n".join(lines))
+        print(summary(self.snapshot(), num_trials, self.storage_location, self.study_name))
 
     def __repr__(self) -> str:
         return f"<Search {self.status_line()}>"
 
-
-def _spec(config: SearchConfig, auto_report: bool) -> Spec:
-    """What every trial shares; process and Dask workers get the namespace pickled once,
-    reduced to the names the cell reads."""
-    ns = config.namespace
-    remote = config.executor != "thread"
-    if remote:
-        ns = {k: ns[k] for k in config.program.references if k in ns}
-    spec = Spec(config.program, ns, config.data, config.metrics, auto_report=auto_report)
-    if config.executor == "process" or is_dask(config.executor):
-        try:
-            spec.namespace_blob = cloudpickle.dumps(ns)
-        except Exception as e:
-            raise ValueError(f"the cell uses a value that cannot be sent to a worker process ({e}); "
-                             "use executor='thread'") from e
-    return spec

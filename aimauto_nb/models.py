@@ -104,3 +104,22 @@ class KeptModels:
                 self._models[number] = m
                 self._pending.discard(number)
         return m
+
+    def refit_missing(self, rec, config):
+        """A kept model whose file is gone (the models folder was deleted): refit it from
+        the trial's parameters, with a warning naming the file."""
+        import warnings
+
+        from .trial import rebuild
+
+        number = rec.number
+        where = f"its file {self.store.path(number)} is missing" if self.store.folder is not None \
+            else "it is not in memory"
+        m = rebuild(config.program, rec.params, config.namespace, config.metrics, config.data)
+        if m is None:
+            raise KeyError(f"trial {number}'s model was kept but {where}, and the cell yields no "
+                           "model to refit from its parameters")
+        warnings.warn(f"trial {number}'s model was kept but {where}; it was refit from the "
+                      "trial's parameters", stacklevel=3)
+        self.keep(number, m, refit=False)
+        return m

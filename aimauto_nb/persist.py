@@ -311,3 +311,12 @@ def delete_study(study_name: str, storage: Any = None) -> None:
     optuna.delete_study(study_name=study_name, storage=opened)
     if models is not None and (models / study_name).is_dir():
         shutil.rmtree(models / study_name)
+
+
+def location(setting) -> str:
+    """Where a search's study is stored, for people: a file, a URL, or ``memory``."""
+    if setting is None:
+        return "memory"
+    if isinstance(setting, str | DefaultStorage):
+        return str(setting)
+    return type(setting).__name__

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import cloudpickle
 import numpy as np
 import optuna
 
@@ -68,6 +69,23 @@ class Spec:
     namespace_blob: bytes | None = None  # pickled once for process and Dask workers
     auto_report: bool = False
 
+    @classmethod
+    def build(cls, config, auto_report: bool) -> Spec:
+        """From a :class:`~aimauto_nb.config.SearchConfig`. Process and Dask workers get the
+        namespace reduced to the names the cell reads, pickled once."""
+        from .executors import is_dask
+
+        ns = config.namespace
+        if config.executor != "thread":
+            ns = {k: ns[k] for k in config.program.references if k in ns}
+        spec = cls(config.program, ns, config.data, config.metrics, auto_report=auto_report)
+        if config.executor == "process" or is_dask(config.executor):
+            try:
+                spec.namespace_blob = cloudpickle.dumps(ns)
+            except Exception as e:
+                raise ValueError(f"the cell uses a value that cannot be sent to a worker process "
+                                 f"({e}); use executor='thread'") from e
+        return spec
 
 @dataclass
 class Task:

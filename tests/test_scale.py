@@ -6,7 +6,7 @@ import psutil
 import pytest
 
 import aimauto_nb as an
-from aimauto_nb.executors import local_cluster
+from aimauto_nb.dask_runner import local_cluster
 
 distributed = pytest.importorskip("distributed")
 
@@ -49,10 +49,10 @@ def test_dask_data_is_scattered_once(cluster, cancer, monkeypatch):
     _, client = cluster
     import cloudpickle
 
-    from aimauto_nb import executors
+    from aimauto_nb import dask_runner
 
     sizes = []
-    submit = executors.DaskRunner.submit
+    submit = dask_runner.DaskRunner.submit
 
     def spy(self, number):
         fut = submit(self, number)
@@ -66,7 +66,7 @@ def test_dask_data_is_scattered_once(cluster, cancer, monkeypatch):
         scattered.append(len(obj))
         return real_scatter(obj, **kw)
 
-    monkeypatch.setattr(executors.DaskRunner, "submit", spy)
+    monkeypatch.setattr(dask_runner.DaskRunner, "submit", spy)
     monkeypatch.setattr(client, "scatter", scatter)
     s = an.search("from sklearn.tree import DecisionTreeClassifier\n"
                   "model = DecisionTreeClassifier(max_depth=hp.int(1, 6))",

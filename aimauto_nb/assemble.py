@@ -1,0 +1,62 @@
+"""Everything a :class:`~aimauto_nb.facade.Search` is made of, built from its config:
+the sampler and pruner, the storage and the study (created, or resumed with its history),
+the kept-models store, the trials to enqueue first (retries, warm start), and the driver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from .config import SearchConfig
+from .driver import Driver
+from .models import KeptModels, ModelStore
+from .persist import open_target, tag_study
+from .results import Results
+from .strategies import make_pruner, make_sampler
+from .study import Lease, history, open_study, signature
+from .trial import Spec
+from .warmstart import resolve as resolve_warm_start
+
+__all__ = ["Parts", "assemble"]
+
+
+@dataclass
+class Parts:
+    sampler: optuna.samplers.BaseSampler
+    study: optuna.Study
+    storage: Any
+    results: Results
+    kept: KeptModels
+    driver: Driver
+
+
+def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
+    pruner = make_pruner(config.pruner)
+    metrics = config.metrics
+    sampler = make_sampler(config.strategy, metrics, config.program.space, config.seed)
+    spec = Spec.build(config, auto_report=pruner is not None)
+    storage, models_dir, study_name = open_target(config.storage, config.name, config.resume)
+    # Without an explicit pruner Optuna attaches a MedianPruner, which `should_prune` would
+    # then consult whatever pruner the user asked for.
+    study_pruner = pruner if pruner is not None and len(metrics) == 1 else optuna.pruners.NopPruner()
+    study, retry = open_study(storage, study_name, metrics, sampler, study_pruner,
+                              signature(config.program, metrics), config.resume)
+    tag_study(study, config.name, metrics, strategy=config.strategy_name, protocol=config.protocol,
+              source=config.program.source)
+    results = Results(metrics, patience=config.patience)
+    for rec in history(study, metrics):
+        results.put(rec)
+    data = config.data
+    kept = KeptModels(ModelStore(models_dir, study_name),
+                      refit_on=(data.X, data.y) if data is not None and data.is_cv else None)
+    queue = [(params, "retry of a trial left running") for params in retry]
+    if config.strategy != "grid" and not study.get_trials(deepcopy=False):
+        # (a resumed study has its own history; a grid tries every point anyway)
+        queue += resolve_warm_start(config.warm_start, config.program.space)
+    lease = Lease(study, storage) if storage is not None else None
+    driver = Driver(config, study, spec, results, kept, pruner, queue, notify, lease=lease)
+    return Parts(sampler, study, storage if storage is not None else study._storage, results,
+                 kept, driver)

@@ -1,0 +1,134 @@
+"""Trials as Dask tasks on a ``distributed`` cluster: a ``Client``, a scheduler address,
+or a ``LocalCluster`` the search owns (``executor="dask"``). Data and namespace are
+scattered once per search; workers decode them once and keep them in a small cache."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future
+
+import cloudpickle
+
+from .channel import ChannelServer
+from .executors import ExecutorLost, default_process_jobs
+from .trial import Reply, Task, protect, run_trial
+
+__all__ = ["DaskRunner", "local_cluster"]
+
+
+class DaskRunner:
+    """Trials as Dask tasks. The study stays in the driver; workers ask it for values over
+    the authenticated channel socket (bound on loopback for a local scheduler, else on the
+    interface that reaches the scheduler). A worker that dies mid-trial is handled by Dask:
+    the task is re-run elsewhere up to the scheduler's ``allowed-failures`` (1 for the
+    search's own LocalCluster), then the trial is recorded failed (``KilledWorker``)."""
+
+    kills = False
+
+    def __init__(self, target, jobs: int | None, broker, spec):
+        try:
+            import dask
+            from distributed import Client
+        except ImportError:
+            raise ImportError("the dask executor needs dask[distributed] "
+                              "(pip install 'aimauto_nb[dask]')") from None
+        self._owned: list = []
+        if target == "dask":
+            with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+                cluster = local_cluster(jobs or default_process_jobs())
+            client = Client(cluster, set_as_default=False)
+            self._owned = [client, cluster]
+        elif isinstance(target, str):
+            try:
+                client = Client(target, timeout=15, set_as_default=False)
+            except OSError as e:
+                raise ExecutorLost(f"cannot reach the Dask scheduler at {target}: {e}") from None
+            self._owned = [client]
+        else:
+            client = target
+        self.client = client
+        self.slots = jobs or max(1, sum(client.nthreads().values()))
+        self._server = ChannelServer(broker, host=_host_facing(client.scheduler.address))
+        self._key = os.urandom(8).hex()
+        self._data = client.scatter(cloudpickle.dumps(spec.data), broadcast=True, hash=False)
+        self._ns = client.scatter(spec.namespace_blob or cloudpickle.dumps(spec.namespace),
+                                  broadcast=True, hash=False)
+        self._executor = client.get_executor(pure=False)
+        self._spec = spec
+
+    def check(self) -> None:
+        if self.client.status not in ("running", "connecting", "newly-created"):
+            raise ExecutorLost(f"lost the Dask scheduler ({self.client.status}); the search "
+                               "stopped and keeps the trials it finished")
+
+    def submit(self, number: int) -> Future:
+        self.check()
+        s = self._spec
+        task = Task(number, s.program, {}, None, s.metrics, self._server.channel(),
+                    keep_bytes=True, auto_report=s.auto_report)
+        return self._executor.submit(_run_cached, cloudpickle.dumps(task), self._key, self._ns,
+                                     self._data)
+
+    def kill(self, future: Future) -> None:
+        """Dask cannot stop a running task: its result is dropped and its next hp/report
+        call finds the trial abandoned."""
+        future.cancel()
+
+    def shutdown(self) -> None:
+        self._server.close()
+        for obj in self._owned:
+            try:
+                obj.close()
+            except Exception:
+                pass
+        if not self._owned:
+            try:
+                self.client.cancel([self._data, self._ns])
+            except Exception:
+                pass
+
+
+def local_cluster(n_workers: int, **kw):
+    """A ``LocalCluster`` of single-threaded worker processes, every server on loopback
+    (the scheduler's HTTP server too, on a free port rather than 8787)."""
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address=None,
+                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                        silence_logs=40, **kw)
+
+
+def _host_facing(address: str) -> str:
+    """The local IP a worker can reach this process on: loopback for a local scheduler."""
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    try:
+        if ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
+            return "127.0.0.1"
+    except (OSError, ValueError):
+        return "127.0.0.1"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect((host, 9))
+        return sock.getsockname()[0]
+
+
+_CACHE_LOCK = threading.Lock()
+_DATA_CACHE: OrderedDict[str, tuple] = OrderedDict()
+
+
+def _run_cached(blob: bytes, key: str, ns_blob: bytes, data_blob: bytes) -> Reply:
+    """Entry point on a Dask worker: data and namespace are decoded once per search."""
+    with _CACHE_LOCK:
+        if key not in _DATA_CACHE:
+            _DATA_CACHE[key] = (protect(cloudpickle.loads(data_blob)),
+                                protect(cloudpickle.loads(ns_blob)))
+            while len(_DATA_CACHE) > 4:
+                _DATA_CACHE.popitem(last=False)
+        data, ns = _DATA_CACHE[key]
+    task: Task = cloudpickle.loads(blob)
+    task.data, task.namespace = data, ns
+    return run_trial(task)
