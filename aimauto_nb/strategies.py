@@ -64,6 +64,9 @@ def _numeric(space: CellSpace | None) -> bool:
             and all(m.kind != "choice" for m in space.markers) and not space.conditional)
 
 
+MIN_GP_ASK_S = 0.05
+
+
 def _gp_available() -> bool:
     """PyTorch and SciPy are installed (looked up, not imported: importing torch takes a
     second, and the magic must return at once; the driver thread imports it on first use)."""
@@ -120,14 +123,17 @@ class AutoSampler(optuna.samplers.BaseSampler):
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if len(done) < 10:
             return self._tpe  # both start from 10 random trials
-        if self._gp_cost is not None:
-            durations = sorted(t.duration.total_seconds() for t in done[-10:] if t.duration)
-            median = durations[len(durations) // 2] if durations else 0.0
-            if self._trial_seconds is not None:
-                median = self._trial_seconds
-            if self._gp_cost > max(median, self._floor):
-                self._use_gp = False  # it only gets dearer as trials accumulate
-                return self._tpe
+        durations = sorted(t.duration.total_seconds() for t in done[-10:] if t.duration)
+        median = durations[len(durations) // 2] if durations else 0.0
+        if self._trial_seconds is not None:
+            median = self._trial_seconds
+        # A GP ask costs at least ~0.05 s (multi-objective: far more): with no floor and
+        # trials faster than that it cannot pay, so it is not even tried.
+        cost = self._gp_cost if self._gp_cost is not None else (
+            MIN_GP_ASK_S if self._floor == 0.0 else 0.0)
+        if cost > max(median, self._floor):
+            self._use_gp = False  # it only gets dearer as trials accumulate
+            return self._tpe
         return self._gp_sampler()
 
     def _of(self, trial) -> optuna.samplers.BaseSampler:

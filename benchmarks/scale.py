@@ -2,7 +2,8 @@
 
 1. Time to target: LightGBM on digits and breast_cancer, the same 20 % stratified holdout
    and the same wall-clock budget for every method: this package with ``pruner="auto"``
-   (TPE + Hyperband, LightGBM reporting per boosting round by itself), this package without
+   (the ``auto`` strategy: a GP while its asks cost under a second, TPE after; the median
+   rule after 10 trials; LightGBM reporting every few rounds by itself), this package without
    pruning, plain Optuna TPE (``study.optimize``), FLAML (lgbm only; needs flaml[automl]) and
    scikit-learn's ``HalvingRandomSearchCV`` (budget: boosting rounds; it has no wall-clock
    budget, so it runs to its end). Target = within 0.5 points of the best score any method
