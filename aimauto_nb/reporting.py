@@ -9,6 +9,8 @@ of plain ``model = ...`` cells without any user code.
   on it threw away slow starters (breast_cancer, 40 s: best 0.9649 with it vs 0.9737 with the
   log-loss proxy, ``benchmarks/scale.py``). r2 reports ``1 - l2 / var(y)``; rmse, mae,
   log_loss and binary roc_auc report themselves.
+- XGBoost and CatBoost (sklearn API): the same, through their own callback interfaces and
+  validation metrics.
 - scikit-learn ensembles with ``warm_start`` (gradient boosting, hist gradient boosting,
   random forests, extra trees): the iteration budget is grown in 8 chunks, refitting with
   ``warm_start=True`` (which continues, not restarts) and scoring after each chunk.
@@ -73,37 +75,60 @@ def fit_reporting(est, X, y, Xv, yv, metric, score: Callable, report: Callable) 
     module = type(est).__module__
     if module.startswith("lightgbm"):
         return _fit_lightgbm(est, X, y, Xv, yv, metric, report)
+    if module.startswith("xgboost"):
+        return _fit_xgboost(est, X, y, Xv, yv, metric, report)
+    if module.startswith("catboost"):
+        return _fit_catboost(est, X, y, Xv, yv, metric, report)
     if module.startswith("sklearn.ensemble"):
         return _fit_chunks(est, X, y, score, report)
     return False
 
 
-def _lightgbm_metric(metric, y) -> tuple[str, Callable[[float], float]] | None:
-    classes = len(np.unique(np.asarray(y)))
-    binary = classes <= 2
+#: each library's name for the proxies: log-loss (binary, multiclass), AUC, squared error
+#: (or its root, squared back), RMSE and MAE
+_NAMES = {
+    "lightgbm": {"logloss": ("binary_logloss", "multi_logloss"), "auc": "auc", "mse": "l2",
+                 "rmse": "rmse", "mae": "l1"},
+    "xgboost": {"logloss": ("logloss", "mlogloss"), "auc": "auc", "mse": None, "rmse": "rmse",
+                "mae": "mae"},
+    # CatBoost reports only its loss unless eval_metric is set, which a fitted model refuses
+    "catboost": {"logloss": ("Logloss", "MultiClass"), "auc": None, "mse": None, "rmse": "RMSE",
+                 "mae": None},
+}
+
+
+def _proxy(metric, y, library: str) -> tuple[str, Callable[[float], float]] | None:
+    """The library's own validation metric to report for the search's first metric, and how
+    to turn it into a value in that metric's direction."""
+    names = _NAMES[library]
+    binary = len(np.unique(np.asarray(y))) <= 2
+    logloss = names["logloss"][0 if binary else 1]
     name = metric.name
-    logloss = "binary_logloss" if binary else "multi_logloss"
-    if name in _ACCURACY_LIKE or (name == "roc_auc" and not binary):
+    if name in _ACCURACY_LIKE or (name == "roc_auc" and (not binary or names["auc"] is None)):
         return logloss, lambda v: -v
     if name == "roc_auc":
-        return "auc", float
+        return names["auc"], float
     if name == "log_loss":
         return logloss, float
     if name == "r2":
         var = float(np.var(np.asarray(y, dtype=float)))
-        return "l2", (lambda v: 1.0 - v / var) if var > 0 else float
-    if name == "rmse":
-        return "rmse", float
-    if name == "mae":
-        return "l1", float
+        if var <= 0:
+            return None
+        if names["mse"] is not None:
+            return names["mse"], lambda v: 1.0 - v / var
+        return names["rmse"], lambda v: 1.0 - v * v / var
+    if name in ("rmse", "mae") and names[name] is not None:
+        return names[name], float
     return None
 
 
-def _fit_lightgbm(est, X, y, Xv, yv, metric, report) -> bool:
+def _fits_task(est, metric) -> bool:
     regressor = type(est).__name__.endswith("Regressor")
-    if regressor != (metric.name in ("r2", "rmse", "mae")):
-        return False
-    spec = _lightgbm_metric(metric, yv)
+    return regressor == (metric.name in ("r2", "rmse", "mae"))
+
+
+def _fit_lightgbm(est, X, y, Xv, yv, metric, report) -> bool:
+    spec = _proxy(metric, yv, "lightgbm") if _fits_task(est, metric) else None
     if spec is None:
         return False
     lgb_name, transform = spec
@@ -119,6 +144,63 @@ def _fit_lightgbm(est, X, y, Xv, yv, metric, report) -> bool:
         est.fit(X, y, eval_X=(Xv,), eval_y=(yv,), eval_metric=lgb_name, callbacks=[callback])
     else:
         est.fit(X, y, eval_set=[(Xv, yv)], eval_metric=lgb_name, callbacks=[callback])
+    return True
+
+
+def _fit_xgboost(est, X, y, Xv, yv, metric, report) -> bool:
+    """XGBoost (sklearn API): a ``TrainingCallback`` on its own validation metric; the
+    user's ``callbacks`` and ``eval_metric`` are restored after the fit."""
+    spec = _proxy(metric, yv, "xgboost") if _fits_task(est, metric) else None
+    if spec is None:
+        return False
+    import xgboost
+
+    name, transform = spec
+    cadence = Cadence(report)
+    rounds = est.get_params().get("n_estimators") or 100
+
+    class Report(xgboost.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log) -> bool:
+            values = evals_log.get("validation_0", {}).get(name)
+            if values and math.isfinite(values[-1]):
+                cadence(transform(float(values[-1])), epoch + 1, last=epoch + 1 == rounds)
+            return False
+
+    old = {k: est.get_params()[k] for k in ("callbacks", "eval_metric")}
+    est.set_params(callbacks=[Report()], eval_metric=name)
+    try:
+        est.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
+    finally:
+        est.set_params(**old)
+    return True
+
+
+def _fit_catboost(est, X, y, Xv, yv, metric, report) -> bool:
+    """CatBoost (sklearn API): a callback object on its validation metric, with
+    ``use_best_model=False`` so the fitted model is the one a plain fit gives."""
+    spec = _proxy(metric, yv, "catboost") if _fits_task(est, metric) else None
+    if spec is None:
+        return False
+    name, transform = spec
+    cadence = Cadence(report)
+    rounds = est.get_params().get("iterations") or 1000
+    failure: list[BaseException] = []
+
+    class Report:
+        def after_iteration(self, info) -> bool:
+            values = info.metrics.get("validation", {}).get(name)
+            if values and math.isfinite(values[-1]):
+                try:
+                    cadence(transform(float(values[-1])), info.iteration,
+                            last=info.iteration == rounds)
+                except BaseException as e:  # CatBoost swallows callback errors: stop, re-raise
+                    failure.append(e)
+                    return False
+            return True
+
+    est.fit(X, y, eval_set=(Xv, yv), callbacks=[Report()], use_best_model=False)
+    if failure:
+        raise failure[0]
     return True
 
 

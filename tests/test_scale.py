@@ -227,3 +227,25 @@ def test_auto_pruner_waits_for_ten_trials_and_a_tenth_of_the_run():
     assert c["pruned"] >= 3, c
     assert all(r.state == "complete" for r in s.trials[:10])  # start-up trials
     assert min(max(r.intermediate) for r in s.trials if r.state == "pruned") >= 4  # 10 % of 40
+
+
+@pytest.mark.parametrize("cell", [
+    "from xgboost import XGBClassifier\nmodel = XGBClassifier(n_estimators=hp.int(20, 60), "
+    "learning_rate=hp.float(0.001, 0.3, log=True), max_depth=hp.int(1, 6), n_jobs=1)\n",
+    "from catboost import CatBoostClassifier\nmodel = CatBoostClassifier(iterations=hp.int(20, 60), "
+    "learning_rate=hp.float(0.001, 0.3, log=True), depth=hp.int(1, 6), verbose=0, "
+    "allow_writing_files=False, thread_count=1)\n",
+], ids=["xgboost", "catboost"])
+def test_xgboost_and_catboost_report_rounds_without_user_code(cancer, cell):
+    pytest.importorskip(cell.split()[1])
+    s = an.search(cell, data=cancer, trials=14, pruner="auto", strategy="tpe", seed=0,
+                  display=False).wait()
+    c = s.counts()
+    assert c["pruned"] >= 1 and c["complete"] >= 10, c
+    budget = "n_estimators" if "XGB" in cell else "iterations"
+    for r in s.trials:
+        if r.state == "complete":  # every few rounds, the last one always
+            assert max(r.intermediate) == r.params[budget]
+            assert all(v < 0 for v in r.intermediate.values())  # negated validation log-loss
+    params = s.best_model.get_params()
+    assert not params.get("callbacks") and params.get("eval_metric") is None  # restored
