@@ -153,3 +153,15 @@ def test_stop_is_enabled_while_running_and_disabled_once_ended(cancer):
         f.wait(30)
     pf.refresh(final=True)
     assert f.state == "failed" and pf.stop_button.disabled
+
+
+def test_panel_marks_warm_start_trials_and_says_when_converged(cancer, monkeypatch):
+    from aimauto_nb import warmstart
+
+    monkeypatch.setattr(warmstart, "portfolio", lambda: {
+        "DecisionTreeClassifier": [{"max_depth": 3, "criterion": "gini"}]})
+    s, p = _finished(TREE_CELL, cancer, trials=30, strategy="random")
+    assert s.trials[0].source == "portfolio (DecisionTreeClassifier)"
+    assert "1 from the warm start (↺)" in p.summary.value
+    assert f"{s.trials[0].number} " in p.table.value and "↺" in p.table.value
+    assert s.converged and "further improvement is unlikely" in p.summary.value

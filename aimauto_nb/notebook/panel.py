@@ -248,6 +248,12 @@ class Panel:
         c, best = snap.counts, snap.best
         counts = (f"{c['complete']} complete · {c['failed']} failed · {c['pruned']} pruned · "
                   f"{c['running']} running")
+        warm = sum(r.source is not None for r in snap.trials)
+        if warm:
+            counts += f" · {warm} from the warm start (↺)"
+        if snap.convergence:
+            counts += (f"<div class='aimauto-converged' style='color:#ff7f0e'>"
+                       f"{_esc(snap.convergence)}: further improvement is unlikely</div>")
         if best is None:
             return f"<div>{counts}</div><div>best: –</div>"
         vals = ", ".join(f"{_esc(k)} = <b>{_esc(_fmt(snap, k, v))}</b>" for k, v in best.values.items())
@@ -269,6 +275,7 @@ class Panel:
         for r in rows:
             mark = " ★" if best is not None and r.number == best.number else (
                 " ◆" if r.number in on_front else "")
+            mark += " ↺" if r.source is not None else ""
             cells = [f"{r.number}{mark}", r.state]
             cells += [m.format(r.values.get(m.name)) for m in snap.metrics]
             cells += [_short(r.params.get(p, "")) for p in params]
@@ -278,7 +285,7 @@ class Panel:
                 f"<td style='padding:0 6px'>{_esc(v)}</td>" for v in cells) + "</tr>")
         out.append("</table>")
         if len(records) > len(rows):
-            out.append(f"<div style='color:#888;font-size:85%'>★ best · ◆ Pareto front · "
+            out.append(f"<div style='color:#888;font-size:85%'>★ best · ◆ Pareto front · ↺ warm start · "
                        f"{len(records) - len(rows)} more trials in <code>{_esc(snap.name)}.trials"
                        "</code></div>")
         return "".join(out)
