@@ -36,7 +36,8 @@ class Parts:
 def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
     pruner = make_pruner(config.pruner)
     metrics = config.metrics
-    sampler = make_sampler(config.strategy, metrics, config.program.space, config.seed)
+    sampler = make_sampler(config.strategy, metrics, config.program.space, config.seed,
+                           timed=config.timeout is not None)
     spec = Spec.build(config, auto_report=pruner is not None)
     storage, models_dir, study_name = open_target(config.storage, config.name, config.resume)
     # Without an explicit pruner Optuna attaches a MedianPruner, which `should_prune` would

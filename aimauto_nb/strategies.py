@@ -83,8 +83,8 @@ class AutoSampler(optuna.samplers.BaseSampler):
       same point).
     - All-numeric spaces: Optuna's ``GPSampler`` (it models running trials too, so parallel
       asks differ) as long as its own time per ask stays under the larger of the median
-      trial's duration and ``gp_floor_s`` (single objective; multi-objective, whose
-      hypervolume acquisition costs far more, only the trial duration). Its O(n³) cost
+      trial's duration and ``gp_floor_s`` (1 s for a budget in trials; none for a search
+      with a timeout, nor for multi-objective, whose acquisition costs far more). Its O(n³) cost
       grows with the trials, so a long search of cheap trials moves to TPE and stays there.
       ``benchmarks/quality.py``: after 50 trials on Branin GP's regret was 0.0001 against
       TPE's 0.096 at ~0.3 s an ask; on ZDT1 (200 trials) GP's hypervolume was 0.995 against
@@ -235,11 +235,17 @@ def check_strategy(strategy) -> None:
 
 
 def make_sampler(strategy, metrics: Sequence[Metric], space: CellSpace | None,
-                 seed: int | None) -> optuna.samplers.BaseSampler:
-    """The Optuna sampler behind a strategy (checks that it fits the space and metrics)."""
+                 seed: int | None, timed: bool = False) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler behind a strategy (checks that it fits the space and metrics).
+
+    ``timed``: the search has a wall-clock budget, so ``auto`` grants its Gaussian process
+    no 1 s floor: it runs only while an ask costs less than a trial (with cheap trials and a
+    timeout, every second of sampler time is a trial lost; ``benchmarks/scale.py``)."""
     check_strategy(strategy)
     if isinstance(strategy, optuna.samplers.BaseSampler):
         return strategy
+    if strategy == "auto" and timed:
+        return AutoSampler(space, len(metrics), seed, gp_floor_s=0.0)
     return SAMPLERS[strategy](metrics, space, seed)
 
 

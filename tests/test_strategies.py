@@ -167,3 +167,11 @@ def test_parallel_auto_trials_do_not_repeat_a_point():
                   jobs=2, seed=0, display=False).wait()
     points = [tuple(r.params.values()) for r in s.trials]
     assert len(set(points)) == len(points) == 16
+
+
+def test_auto_grants_the_gp_no_floor_when_the_budget_is_time():
+    assert make_sampler("auto", ONE, NUMERIC, seed=0)._floor == 1.0
+    assert make_sampler("auto", ONE, NUMERIC, seed=0, timed=True)._floor == 0.0
+    s = an.search("x = hp.float(0, 1)\nscore = x\n", metrics="score:max", timeout=0.3,
+                  display=False).wait()
+    assert s.study.sampler._floor == 0.0
