@@ -147,17 +147,24 @@ def _fit_lightgbm(est, X, y, Xv, yv, metric, report) -> bool:
     return True
 
 
+def _plan(est, metric, yv, library: str, budget: str, default: int, report):
+    """(library metric name, transform, cadence, rounds), or None when ``est`` and the
+    metric do not fit (a classifier scored on r2, say)."""
+    spec = _proxy(metric, yv, library) if _fits_task(est, metric) else None
+    if spec is None:
+        return None
+    return (*spec, Cadence(report), est.get_params().get(budget) or default)
+
+
 def _fit_xgboost(est, X, y, Xv, yv, metric, report) -> bool:
     """XGBoost (sklearn API): a ``TrainingCallback`` on its own validation metric; the
     user's ``callbacks`` and ``eval_metric`` are restored after the fit."""
-    spec = _proxy(metric, yv, "xgboost") if _fits_task(est, metric) else None
-    if spec is None:
+    plan = _plan(est, metric, yv, "xgboost", "n_estimators", 100, report)
+    if plan is None:
         return False
     import xgboost
 
-    name, transform = spec
-    cadence = Cadence(report)
-    rounds = est.get_params().get("n_estimators") or 100
+    name, transform, cadence, rounds = plan
 
     class Report(xgboost.callback.TrainingCallback):
         def after_iteration(self, model, epoch, evals_log) -> bool:
@@ -178,12 +185,10 @@ def _fit_xgboost(est, X, y, Xv, yv, metric, report) -> bool:
 def _fit_catboost(est, X, y, Xv, yv, metric, report) -> bool:
     """CatBoost (sklearn API): a callback object on its validation metric, with
     ``use_best_model=False`` so the fitted model is the one a plain fit gives."""
-    spec = _proxy(metric, yv, "catboost") if _fits_task(est, metric) else None
-    if spec is None:
+    plan = _plan(est, metric, yv, "catboost", "iterations", 1000, report)
+    if plan is None:
         return False
-    name, transform = spec
-    cadence = Cadence(report)
-    rounds = est.get_params().get("iterations") or 1000
+    name, transform, cadence, rounds = plan
     failure: list[BaseException] = []
 
     class Report:

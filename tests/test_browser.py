@@ -227,10 +227,7 @@ def test_tune_form_in_jupyterlab(lab):
     """Clicking the form's buttons in the browser shows its code and runs its search."""
     sync_api = pytest.importorskip("playwright.sync_api")
     url, token, root = lab
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in FORM_CELLS])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, root / "form.ipynb")
-    ARTIFACTS.mkdir(exist_ok=True)
+    _write_notebook(root / "form.ipynb", FORM_CELLS)
     with sync_api.sync_playwright() as p:
         browser = _launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -274,10 +271,7 @@ def test_pareto_click_picks_the_trial_in_jupyterlab(lab):
     that trial the picker's selection (a round trip through the kernel), highlighted."""
     sync_api = pytest.importorskip("playwright.sync_api")
     url, token, root = lab
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in PARETO_CELLS])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, root / "pareto.ipynb")
-    ARTIFACTS.mkdir(exist_ok=True)
+    _write_notebook(root / "pareto.ipynb", PARETO_CELLS)
     with sync_api.sync_playwright() as p:
         browser = _launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -351,3 +345,10 @@ def test_executed_notebook_html_keeps_the_static_snapshot(tmp_path):
     assert "aimauto-snapshot" in html
     assert "data:image/png;base64," in html
     assert "search: done | 25/25 trials" in html
+
+
+def _write_notebook(path: Path, cells) -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    ARTIFACTS.mkdir(exist_ok=True)
