@@ -110,7 +110,9 @@ model = DecisionTreeClassifier(max_depth=crash + 1)
     assert s.state == "done", s.status_line()  # restarting workers is slow on a loaded machine
     failed = [r for r in s.trials if r.state == "failed"]
     assert len(failed) == 1 and failed[0].params["crash"] == 0
-    assert "KilledWorker" in failed[0].error
+    # Dask ends the dead worker's task with KilledWorker, or (depending on when the scheduler
+    # notices the death) cancels its future: either way that trial alone fails
+    assert "KilledWorker" in failed[0].error or "CancelledError" in failed[0].error, failed[0].error
     assert s.counts()["complete"] == 3
 
 
