@@ -105,14 +105,8 @@ def test_quickstart_runs_in_jupyterlab(lab):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             _open_and_run_all(page, sync_api, f"{url}/lab/tree/{QUICKSTART.name}?reset&token={token}",
-                              lambda: page.wait_for_function(
-                                  "() => [...document.querySelectorAll('.jp-CodeCell "
-                                  ".jp-InputArea-prompt')].some(e => /\\[(\\*|\\d+)\\]/"
-                                  ".test(e.textContent))", timeout=10_000))
-            page.wait_for_function(
-                f"() => {{ const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
-                f".map(e => e.textContent); return p.filter(t => /\\[\\d+\\]/.test(t)).length === "
-                f"{code_cells} && !p.some(t => t.includes('*')); }}", timeout=180_000)
+                              lambda: page.wait_for_function(_STARTED, timeout=10_000))
+            _wait_all_ran(page, code_cells)
             page.locator(".aimauto-state", has_text="done").first.wait_for(timeout=30_000)
             page.locator(".jp-CodeCell", has_text="%%aimsearch").first.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "quickstart-jupyterlab.png"), full_page=False)
@@ -146,7 +140,6 @@ def test_quickstart_runs_in_notebook7(notebook7):
     sync_api = pytest.importorskip("playwright.sync_api")
     url, token, _root = notebook7
     code_cells = sum(c.cell_type == "code" for c in nbformat.read(QUICKSTART, as_version=4).cells)
-    prompts = "[...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(e => e.textContent)"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = _launch(p)
@@ -167,14 +160,11 @@ def test_quickstart_runs_in_notebook7(notebook7):
                 page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
                 page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
                 try:
-                    page.wait_for_function(f"() => {prompts}.some(t => /\\[(\\*|\\d+)\\]/.test(t))",
-                                           timeout=10_000)
+                    page.wait_for_function(_STARTED, timeout=10_000)
                     break
                 except sync_api.TimeoutError:
                     continue
-            page.wait_for_function(
-                f"() => {{ const p = {prompts}; return p.filter(t => /\\[\\d+\\]/.test(t)).length "
-                f"=== {code_cells} && !p.some(t => t.includes('*')); }}", timeout=180_000)
+            _wait_all_ran(page, code_cells)
             page.locator(".aimauto-state", has_text="done").first.wait_for(timeout=30_000)
             page.locator(".jp-CodeCell", has_text="%%aimsearch").first.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "quickstart-notebook7.png"), full_page=False)
@@ -352,3 +342,15 @@ def _write_notebook(path: Path, cells) -> None:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     ARTIFACTS.mkdir(exist_ok=True)
+
+
+_PROMPTS = "[...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(e => e.textContent)"
+#: some cell has started ([*]) or run ([n])
+_STARTED = f"() => {_PROMPTS}.some(t => /\\[(\\*|\\d+)\\]/.test(t))"
+
+
+def _wait_all_ran(page, code_cells: int) -> None:
+    """Every code cell shows an execution count and none is still running."""
+    page.wait_for_function(
+        f"() => {{ const p = {_PROMPTS}; return p.filter(t => /\\[\\d+\\]/.test(t)).length "
+        f"=== {code_cells} && !p.some(t => t.includes('*')); }}", timeout=180_000)
