@@ -12,12 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
+
 __all__ = ["is_torch_module", "dumps", "model_size", "measure_latency", "n_rows", "take_rows",
            "torch_device", "as_torch_input", "InputError"]
-
-
-class InputError(ValueError):
-    """A torch model's input cannot be derived: pass ``example_inputs=``."""
 
 
 def is_torch_module(model) -> bool:

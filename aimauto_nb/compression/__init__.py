@@ -5,7 +5,7 @@ neither Optuna nor the notebook layer.
 """
 
 from .api import QUANTIZE, compress, distill
-from .errors import CompressError
+from ..errors import CompressError
 from .report import CompressReport
 
 __all__ = ["compress", "distill", "CompressReport", "CompressError", "QUANTIZE"]

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .attention import swap_attention
-from .errors import CompressError
+from ..errors import CompressError
 from .inputs import call
 from .torch_ops import Int8WeightOnlyLinear, _replace_linears
 

@@ -22,8 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..measure import InputError
-from .errors import CompressError
+from ..errors import CompressError, InputError
 from .torch_ops import _ELEMENTWISE
 from .torch_ops import prune_structured as prune_chain
 

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import prune as tprune
 
-from .errors import CompressError
+from ..errors import CompressError
 
 __all__ = ["state_size", "prune_unstructured", "prune_structured", "Int8WeightOnlyLinear",
            "CompressError"]
