@@ -11,16 +11,17 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
-    "hp": "space", "HP": "space", "SpaceError": "space",
+    "hp": "space", "HP": "space",
     "search": "api", "tune": "api", "plot_pareto": "api", "plot_history": "api", "dashboard": "api",
-    "studies": "persist", "delete_study": "persist", "StoredStudy": "persist",
-    "Search": "facade", "SearchError": "driver",
-    "SearchConfig": "config",
-    "TrialRecord": "results", "Snapshot": "results",
-    "METRICS": "metrics", "Metric": "metrics",
-    "STRATEGIES": "strategies", "PRUNERS": "strategies",
+    "studies": "storage.listing", "delete_study": "storage.listing", "StoredStudy": "storage.listing",
+    "Search": "core.facade", "SearchConfig": "core.config",
+    "TrialRecord": "core.results", "Snapshot": "core.results",
+    "METRICS": "runtime.metrics", "Metric": "runtime.metrics",
+    "STRATEGIES": "core.strategies", "PRUNERS": "core.pruning",
     "compress": "compression", "distill": "compression", "CompressReport": "compression",
-    "CompressError": "compression",
+    "AimautoError": "errors", "SpaceError": "errors", "CellError": "errors", "ConfigError": "errors",
+    "InputError": "errors", "StorageError": "errors", "SearchError": "errors",
+    "CompressError": "errors", "MissingDependency": "errors",
 }
 
 __all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]

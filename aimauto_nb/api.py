@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .facade import Search
+    from .core.facade import Search
 
 __all__ = ["search", "tune", "plot_pareto", "plot_history", "dashboard"]
 
@@ -103,20 +103,15 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
     Search
         Already started.
     """
-    from .config import SearchConfig
-    from .facade import Search
+    from .core.config import SearchConfig
+    from .notebook.launch import launch
 
     config = SearchConfig.build(
         source, data=data, valid=valid, cv=cv, metrics=metrics, trials=trials, timeout=timeout,
         strategy=strategy, jobs=jobs, executor=executor, storage=storage, name=name,
         resume=resume, seed=seed, pruner=pruner, trial_timeout=trial_timeout,
         namespace=namespace, stop_when_converged=stop_when_converged, warm_start=warm_start)
-    s = Search(config)
-    if display:
-        from .notebook import attach
-
-        attach(s)
-    return s.start()
+    return launch(config, display=display)
 
 
 def tune(estimator, data: tuple, **kw):
@@ -145,28 +140,13 @@ def plot_history(search: Search) -> Figure:
 def dashboard(storage: Any = None, *, stop: bool = False, port: int = 0):
     """optuna-dashboard over ``storage`` (default: the journal under ``.aimauto/``), served
     from this process on 127.0.0.1 until ``dashboard(storage, stop=True)`` or exit; see
-    :meth:`Search.dashboard <aimauto_nb.facade.Search.dashboard>` for one search's.
+    :meth:`Search.dashboard <aimauto_nb.core.facade.Search.dashboard>` for one search's.
 
     Returns
     -------
     Dashboard or None
         ``url``; a link and an IFrame in notebooks. ``None`` after ``stop=True``.
     """
-    from . import dashboard_server as dash
-    from .persist import DefaultStorage, default_folder
-    from .study import check_storage, open_storage
+    from .storage.dashboard import for_storage
 
-    if storage is None:
-        default = DefaultStorage(default_folder())
-        key = ("journal", str(default.journal))
-        opened = None if stop else default.open()
-    elif isinstance(storage, str):
-        check_storage(storage)
-        key = ("url", storage)
-        opened = None if stop else open_storage(storage)[0]
-    else:
-        key, opened = ("storage", id(storage)), storage
-    if stop:
-        dash.stop(key)
-        return None
-    return dash.serve(opened, key, port=port)
+    return for_storage(storage, stop=stop, port=port)

@@ -17,7 +17,11 @@ class AimautoError(Exception):
 
 
 class SpaceError(AimautoError, ValueError):
-    """A bad ``hp`` marker: wrong bounds, no inferable name, duplicate names."""
+    """A bad ``hp`` marker: wrong bounds, no inferable name, duplicate names; says which line."""
+
+    def __init__(self, message: str, lineno: int | None = None):
+        self.lineno = lineno
+        super().__init__(f"line {lineno}: {message}" if lineno else message)
 
 
 class CellError(AimautoError, ValueError):

@@ -1,4 +1,4 @@
-"""Learn the warm-start portfolio (``aimauto_nb/portfolio.json``).
+"""Learn the warm-start portfolio (``aimauto_nb/core/portfolio.json``).
 
 For each estimator with curated ranges (the ``tune`` form's), draw candidate configurations
 from those ranges (plus the defaults), score every candidate on every training data set
@@ -29,7 +29,7 @@ from sklearn.model_selection import train_test_split
 
 from aimauto_nb.notebook.form import CURATED
 
-OUT = Path(__file__).resolve().parents[1] / "aimauto_nb" / "portfolio.json"
+OUT = Path(__file__).resolve().parents[1] / "aimauto_nb" / "core" / "portfolio.json"
 
 CLASSIFICATION = {
     "iris": lambda: load_iris(return_X_y=True),

@@ -29,8 +29,8 @@ import numpy as np
 import optuna
 
 import aimauto_nb as an
-from aimauto_nb.analysis import analyze
-from aimauto_nb.strategies import AutoSampler
+from aimauto_nb.core.strategies import AutoSampler
+from aimauto_nb.space.analysis import analyze
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.filterwarnings("ignore")
@@ -259,7 +259,7 @@ def reporting_rows(trials=20, repeats=3):
     prunes. Trial time summed over the search; medians of ``repeats`` interleaved runs."""
     from sklearn.datasets import load_digits
 
-    from aimauto_nb.strategies import AutoPruner
+    from aimauto_nb.core.pruning import AutoPruner
 
     X, y = load_digits(return_X_y=True)
     cell = LGBM_CELL.replace("hp.int(20, 500, log=True)", "hp.int(50, 300, log=True)")

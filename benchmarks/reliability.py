@@ -23,7 +23,7 @@ import optuna
 
 import aimauto_nb as an
 from aimauto_nb import executors, facade
-from aimauto_nb.trial import protect
+from aimauto_nb.runtime.protect import protect
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 REPEATS = 5

@@ -66,7 +66,7 @@ rng = random.Random(0)
 metrics = [METRICS["accuracy"], METRICS["size"], METRICS["latency"]]
 res = Results(metrics)
 def snap():
-    return res.snapshot(name="b", strategy="tpe", protocol="holdout", budget=None, timeout=None)
+    return res.snapshot()
 def add(n):
     params = {"n_estimators": rng.randint(50, 500), "learning_rate": rng.random(),
               "num_leaves": rng.randint(8, 128), "boosting": rng.choice(["gbdt", "dart"])}

@@ -192,7 +192,7 @@ def _wall(cell, data, trials, executor, jobs):
 def throughput_table(trials: int) -> None:
     from distributed import Client
 
-    from aimauto_nb.dask_runner import local_cluster
+    from aimauto_nb.runners.dask_runner import local_cluster
 
     X, y = load_digits(return_X_y=True)
     lgbm = CELL.replace("hp.int(20, 500, log=True)", "hp.int(50, 150)")

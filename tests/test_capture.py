@@ -2,7 +2,8 @@ import ast
 
 import pytest
 
-from aimauto_nb.capture import CellError, CellProgram
+from aimauto_nb.errors import CellError
+from aimauto_nb.space.program import CellProgram
 
 
 def test_code_replaces_markers_with_literals_and_stays_valid():

@@ -3,8 +3,8 @@
 import pytest
 from sklearn.datasets import load_diabetes
 
-from aimauto_nb.config import SearchConfig, check_budget, check_name
-from aimauto_nb.executors import default_process_jobs
+from aimauto_nb.core.config import SearchConfig, check_budget, check_name
+from aimauto_nb.runners.base import default_process_jobs
 
 from .conftest import TREE_CELL
 

@@ -6,8 +6,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
 import aimauto_nb as an
-from aimauto_nb.analysis import analyze
 from aimauto_nb.notebook.form import CURATED, Tuner, ranges_for
+from aimauto_nb.space.analysis import analyze
 
 from .kernel import Kernel
 

@@ -7,7 +7,7 @@ from sklearn import metrics as skm
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.svm import LinearSVC
 
-from aimauto_nb.metrics import METRICS, format_value, parse_metrics
+from aimauto_nb.runtime.metrics import METRICS, format_value, parse_metrics
 
 
 def test_parse_metrics_resolves_auto_per_task():

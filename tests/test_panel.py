@@ -8,10 +8,10 @@ import time
 import pytest
 
 import aimauto_nb as an
-from aimauto_nb.metrics import METRICS
+from aimauto_nb.core.results import Results, TrialRecord
 from aimauto_nb.notebook.chartdata import RowCache, best_line, chart_data, metric_axes
 from aimauto_nb.notebook.panel import Panel
-from aimauto_nb.results import Results, TrialRecord
+from aimauto_nb.runtime.metrics import METRICS
 
 from .conftest import TREE_CELL
 
@@ -30,7 +30,7 @@ def _snapshot(records, metrics):
     res = Results(metrics)
     for r in records:
         res.put(r)
-    return res.snapshot(name="s", strategy="tpe", protocol="holdout", budget=None, timeout=None)
+    return res.snapshot()
 
 
 def test_chart_data_follows_the_snapshot(finished):

@@ -11,7 +11,7 @@ import optuna
 import pytest
 
 import aimauto_nb as an
-from aimauto_nb.persist import DefaultStorage, storage_setting
+from aimauto_nb.storage.default import DefaultStorage, storage_setting
 
 from .conftest import TREE_CELL
 

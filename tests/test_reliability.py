@@ -17,7 +17,7 @@ from optuna.storages.journal import JournalFileBackend
 
 import aimauto_nb as an
 from aimauto_nb import study as study_mod
-from aimauto_nb.driver import SearchError
+from aimauto_nb.core.driver import SearchError
 
 from .conftest import TREE_CELL
 from .kernel import Kernel

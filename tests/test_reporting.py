@@ -2,7 +2,7 @@
 
 import time
 
-from aimauto_nb.reporting import Cadence
+from aimauto_nb.runtime.reporting import Cadence
 
 
 def test_cheap_rounds_are_reported_every_few_steps_and_the_last_one_always():

@@ -3,8 +3,8 @@ snapshots."""
 
 import threading
 
-from aimauto_nb.metrics import parse_metrics
-from aimauto_nb.results import Results, TrialRecord, best_of, dominates, pareto_front
+from aimauto_nb.core.results import Identity, Results, TrialRecord, best_of, dominates, pareto_front
+from aimauto_nb.runtime.metrics import parse_metrics
 
 ACC_SIZE = parse_metrics("acc:max,size:min")
 
@@ -41,20 +41,20 @@ def test_store_keeps_the_front_incrementally_like_the_batch_function():
     records = [rec(i, rnd.random(), rnd.random()) for i in range(60)]
     for r in records:
         store.put(r)
-    snap = store.snapshot(name="s", strategy="tpe", protocol="p", budget=60, timeout=None)
+    snap = store.snapshot()
     assert list(snap.front) == pareto_front(records, ACC_SIZE)
     assert store.keep_numbers() == {r.number for r in snap.front} | {snap.best.number}
 
 
 def test_a_snapshot_is_immutable_and_does_not_move():
-    store = Results(ACC_SIZE)
+    store = Results(ACC_SIZE, identity=Identity(name="s", strategy="tpe", protocol="p", budget=3))
     store.put(rec(0, 0.5, 5, state="running"))
-    snap = store.snapshot(name="s", strategy="tpe", protocol="p", budget=3, timeout=None)
+    snap = store.snapshot()
     store.put(rec(0, 0.5, 5))
     store.put(rec(1, 0.7, 9))
     assert snap.counts == {"running": 1, "complete": 0, "failed": 0, "pruned": 0}
     assert snap.best is None and snap.trials[0].state == "running"
-    later = store.snapshot(name="s", strategy="tpe", protocol="p", budget=3, timeout=None)
+    later = store.snapshot()
     assert later.counts["complete"] == 2 and later.finished == 2
     assert "s: pending | 2/3 trials" in later.status_line()
 
@@ -71,7 +71,7 @@ def test_snapshots_taken_while_writing_are_consistent():
     t.start()
     seen = 0
     while t.is_alive() or seen == 0:
-        snap = store.snapshot(name="s", strategy="x", protocol="p", budget=None, timeout=None)
+        snap = store.snapshot()
         numbers = {r.number for r in snap.trials if r.state == "complete"}
         assert sum(snap.counts.values()) == len(snap.trials)
         assert {r.number for r in snap.front} <= numbers

@@ -6,7 +6,7 @@ import psutil
 import pytest
 
 import aimauto_nb as an
-from aimauto_nb.dask_runner import local_cluster
+from aimauto_nb.runners.dask_runner import local_cluster
 
 distributed = pytest.importorskip("distributed")
 
@@ -49,7 +49,7 @@ def test_dask_data_is_scattered_once(cluster, cancer, monkeypatch):
     _, client = cluster
     import cloudpickle
 
-    from aimauto_nb import dask_runner
+    from aimauto_nb.runners import dask_runner
 
     sizes = []
     submit = dask_runner.DaskRunner.submit

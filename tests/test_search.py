@@ -5,7 +5,7 @@ import pytest
 
 import aimauto_nb as an
 from aimauto_nb import SearchError
-from aimauto_nb.space import SpaceError
+from aimauto_nb.errors import SpaceError
 
 from .conftest import TREE_CELL
 

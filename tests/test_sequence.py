@@ -10,8 +10,8 @@ torch = pytest.importorskip("torch")
 
 import aimauto_nb as an  # noqa: E402
 from aimauto_nb import SearchError  # noqa: E402
-from aimauto_nb.capture import CellProgram  # noqa: E402
-from aimauto_nb.space import Param  # noqa: E402
+from aimauto_nb.space.params import Param  # noqa: E402
+from aimauto_nb.space.program import CellProgram  # noqa: E402
 
 # Reverse a digit sequence; a tiny recurrent tagger trained for two full-batch steps.
 SEQ_CELL = """

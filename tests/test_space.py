@@ -3,8 +3,10 @@ import math
 import pytest
 
 from aimauto_nb import hp
-from aimauto_nb.analysis import analyze
-from aimauto_nb.space import HP, Param, SpaceError
+from aimauto_nb.errors import SpaceError
+from aimauto_nb.space.analysis import analyze
+from aimauto_nb.space.markers import HP
+from aimauto_nb.space.params import Param
 
 
 def test_defaults_outside_a_search():

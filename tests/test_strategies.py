@@ -5,18 +5,10 @@ import optuna
 import pytest
 
 import aimauto_nb as an
-from aimauto_nb.analysis import analyze
-from aimauto_nb.metrics import parse_metrics
-from aimauto_nb.strategies import (
-    PRUNERS,
-    SAMPLERS,
-    STRATEGIES,
-    AutoPruner,
-    AutoSampler,
-    grid_size,
-    make_pruner,
-    make_sampler,
-)
+from aimauto_nb.core.pruning import PRUNERS, AutoPruner, make_pruner
+from aimauto_nb.core.strategies import SAMPLERS, STRATEGIES, AutoSampler, grid_size, make_sampler
+from aimauto_nb.runtime.metrics import parse_metrics
+from aimauto_nb.space.analysis import analyze
 
 NUMERIC = analyze("a = hp.int(1, 3)\nb = hp.float(0, 1, step=0.5)\nscore = a + b\n")
 CHOICE = analyze("a = hp.choice(['x', 'y'])\nscore = 1\n")

@@ -5,8 +5,8 @@ import optuna
 import pytest
 
 import aimauto_nb as an
-from aimauto_nb import warmstart
-from aimauto_nb.analysis import analyze
+from aimauto_nb.core import warmstart
+from aimauto_nb.space.analysis import analyze
 
 RF = """
 from sklearn.ensemble import RandomForestClassifier

@@ -8,9 +8,9 @@ import pytest
 from nbclient import NotebookClient
 
 import aimauto_nb as an
-from aimauto_nb.metrics import format_value
 from aimauto_nb.notebook.panel import Panel
 from aimauto_nb.notebook.progress import TextProgress
+from aimauto_nb.runtime.metrics import format_value
 
 from .conftest import TREE_CELL
 
@@ -156,7 +156,7 @@ def test_stop_is_enabled_while_running_and_disabled_once_ended(cancer):
 
 
 def test_panel_marks_warm_start_trials_and_says_when_converged(cancer, monkeypatch):
-    from aimauto_nb import warmstart
+    from aimauto_nb.core import warmstart
 
     monkeypatch.setattr(warmstart, "portfolio", lambda: {
         "DecisionTreeClassifier": [{"max_depth": 3, "criterion": "gini"}]})

@@ -4,8 +4,8 @@ Stands alone: it shares only :mod:`aimauto_nb.measure` with the search, and impo
 neither Optuna nor the notebook layer.
 """
 
-from .api import QUANTIZE, compress, distill
 from ..errors import CompressError
+from .api import QUANTIZE, compress, distill
 from .report import CompressReport
 
 __all__ = ["compress", "distill", "CompressReport", "CompressError", "QUANTIZE"]

@@ -17,8 +17,8 @@ import warnings
 import torch
 from torch import nn
 
-from .attention import swap_attention
 from ..errors import CompressError
+from .attention import swap_attention
 from .inputs import call
 from .torch_ops import Int8WeightOnlyLinear, _replace_linears
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..metrics import format_value
+from ..runtime.metrics import format_value
 
 __all__ = ["ChartData", "RowCache", "chart_data", "metric_axes", "best_line"]
 

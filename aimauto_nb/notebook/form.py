@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import ipywidgets as W
 
-from ..api import search
-from ..config import check_budget, check_name
-from ..executors import EXECUTORS
-from ..strategies import STRATEGIES
+from ..core.config import SearchConfig, check_budget, check_name
+from ..core.strategies import STRATEGIES
+from ..runners import EXECUTORS
+from .launch import launch
 
 __all__ = ["Tuner", "Range", "ranges_for"]
 
@@ -360,11 +360,12 @@ class Tuner:
             raise ValueError("; ".join(self.problems()))
         with self.output:
             self.output.clear_output()
-            self.search = search(
+            config = SearchConfig.build(
                 self.cell_body(), data=self.data, metrics=self.metrics.value,
                 trials=self.trials.value or None, timeout=self.timeout.value or None,
                 strategy=self.strategy.value, jobs=self.jobs.value, executor=self.executor.value,
-                name=self.name.value, display=True)
+                name=self.name.value)
+            self.search = launch(config, display=True)
         if self.namespace is not None:
             self.namespace[self.name.value] = self.search
         return self.search

@@ -1,5 +1,6 @@
 """IPython magics: ``%%aimsearch``, ``%aimstatus``, ``%aimstop``, ``%aimapply``,
-``%aimcompress``, ``%aimtune``, ``%aimdashboard``. A thin layer over :func:`aimauto_nb.search` and
+``%aimcompress``, ``%aimtune``, ``%aimdashboard``. A thin layer over
+:class:`~aimauto_nb.core.config.SearchConfig` with :func:`.launch.launch`, and
 :func:`aimauto_nb.compress`: options are parsed with ``magic_arguments``, names are
 looked up in the user namespace, and every problem is one ``UsageError`` line."""
 
@@ -9,13 +10,13 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ..api import search
-from ..capture import CellError
-from ..driver import SearchError
-from ..executors import EXECUTORS
-from ..facade import Search
-from ..space import SpaceError
-from ..strategies import PRUNERS, STRATEGIES
+from ..core.config import SearchConfig
+from ..core.facade import Search
+from ..core.pruning import PRUNERS
+from ..core.strategies import STRATEGIES
+from ..errors import AimautoError, SearchError
+from ..runners import EXECUTORS
+from .launch import launch
 
 __all__ = ["AimMagics", "register", "unregister"]
 
@@ -119,14 +120,15 @@ class AimMagics(Magics):
             raise UsageError(f"search {args.name!r} is still running: %aimstop {args.name} "
                              "first, or pick another --name")
         try:
-            s = search(cell, data=data, valid=valid, cv=args.cv, metrics=args.metrics,
+            config = SearchConfig.build(
+                       cell, data=data, valid=valid, cv=args.cv, metrics=args.metrics,
                        trials=args.trials, timeout=args.timeout, strategy=args.strategy,
                        jobs=args.jobs, executor=args.executor, storage=args.storage, name=args.name,
                        resume=args.resume, seed=args.seed, pruner=args.pruner,
                        trial_timeout=args.trial_timeout, namespace=self.shell.user_ns,
-                       stop_when_converged=args.stop_when_converged, warm_start=warm,
-                       display=not args.quiet)
-        except (ValueError, TypeError, SpaceError, CellError, ImportError) as e:
+                       stop_when_converged=args.stop_when_converged, warm_start=warm)
+            s = launch(config, display=not args.quiet)
+        except (AimautoError, ValueError, TypeError, ImportError) as e:
             raise UsageError(str(e)) from None
         self.shell.user_ns[args.name] = s
         if args.wait:
@@ -148,7 +150,7 @@ class AimMagics(Magics):
     def aimstatus(self, line: str):
         """One line: state, trial counts, elapsed time, best values; ``--all``: the stored
         searches (name, study, started, trials, best)."""
-        from ..persist import studies
+        from ..storage.listing import studies
 
         args = self._parse(self.aimstatus, line)
         if args.all or args.storage:
@@ -168,7 +170,7 @@ class AimMagics(Magics):
     @line_magic
     def aimdashboard(self, line: str):
         """Start optuna-dashboard on a search's storage and show it (a link and an IFrame)."""
-        from ..api import dashboard
+        from ..storage.dashboard import for_storage as dashboard
 
         args = self._parse(self.aimdashboard, line)
         try:

@@ -29,7 +29,7 @@ import time
 import ipywidgets as W
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from ..metrics import format_value
+from ..runtime.metrics import format_value
 from .charts import ParetoCharts
 from .plots import pareto_figure
 

@@ -3,59 +3,23 @@ evaluation. Never raises: every outcome, failures included, comes back as a :cla
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import cloudpickle
-import numpy as np
 import optuna
 
-from .capture import CellProgram, format_error
-from .channel import TrialAbandoned
-from .evaluate import Dataset, evaluate
+from ..errors import TrialAbandoned
+from ..space import HP, CellProgram, Param, format_error
+from .data import Dataset
+from .evaluate import evaluate
 from .metrics import Metric
-from .space import HP, Param
+from .protect import protect
 
-__all__ = ["Spec", "Task", "Reply", "run_trial", "protect", "rebuild"]
+__all__ = ["Spec", "Task", "Reply", "run_trial", "rebuild"]
 
 _READ_ONLY_HINT = ("\n(In a trial the notebook's arrays and the search's data are read-only, so "
                    "one trial cannot change what the others see: copy first, e.g. X = X.copy().)")
-
-
-def protect(obj: Any) -> Any:
-    """What a trial may read but must not change: a NumPy array becomes a read-only view
-    (O(1), no copy), a pandas object a shallow copy (copy-on-write, pandas >= 3: writing
-    to it copies, the original stays as it was); a dict's values and a
-    :class:`~aimauto_nb.evaluate.Dataset`'s arrays likewise; anything else is returned
-    as is (lists, tensors and other mutable objects are not protected)."""
-    if isinstance(obj, Dataset):
-        return dataclasses.replace(
-            obj, X=protect(obj.X), y=protect(obj.y), X_valid=protect(obj.X_valid),
-            y_valid=protect(obj.y_valid), folds=[(protect(a), protect(b)) for a, b in obj.folds])
-    if isinstance(obj, dict):
-        return {k: protect(v) if isinstance(v, np.ndarray) or _is_pandas(v) else v
-                for k, v in obj.items()}
-    if isinstance(obj, np.ndarray):
-        view = obj.view()
-        view.flags.writeable = False
-        return view
-    if _is_pandas(obj):
-        return obj.copy(deep=not _pandas_cow())
-    return obj
-
-
-def _is_pandas(obj) -> bool:
-    return type(obj).__module__.split(".")[0] == "pandas" and hasattr(obj, "copy") \
-        and type(obj).__name__ in ("DataFrame", "Series")
-
-
-def _pandas_cow() -> bool:
-    """Whether a shallow copy protects the original (only called once pandas is loaded)."""
-    import pandas as pd
-
-    return int(pd.__version__.split(".")[0]) >= 3 or bool(pd.options.mode.copy_on_write)
 
 
 @dataclass
@@ -69,23 +33,6 @@ class Spec:
     namespace_blob: bytes | None = None  # pickled once for process and Dask workers
     auto_report: bool = False
 
-    @classmethod
-    def build(cls, config, auto_report: bool) -> Spec:
-        """From a :class:`~aimauto_nb.config.SearchConfig`. Process and Dask workers get the
-        namespace reduced to the names the cell reads, pickled once."""
-        from .executors import is_dask
-
-        ns = config.namespace
-        if config.executor != "thread":
-            ns = {k: ns[k] for k in config.program.references if k in ns}
-        spec = cls(config.program, ns, config.data, config.metrics, auto_report=auto_report)
-        if config.executor == "process" or is_dask(config.executor):
-            try:
-                spec.namespace_blob = cloudpickle.dumps(ns)
-            except Exception as e:
-                raise ValueError(f"the cell uses a value that cannot be sent to a worker process "
-                                 f"({e}); use executor='thread'") from e
-        return spec
 
 @dataclass
 class Task:

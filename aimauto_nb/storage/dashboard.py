@@ -130,7 +130,7 @@ atexit.register(stop_all)
 
 def key_of(storage, setting) -> tuple:
     """One server per storage: the journal file, the URL, or the storage object."""
-    from .persist import DefaultStorage
+    from .default import DefaultStorage
 
     if isinstance(setting, DefaultStorage):
         return ("journal", str(setting.journal))
@@ -146,3 +146,25 @@ def for_study(storage, setting, study_name: str, *, stop: bool = False, port: in
         globals()["stop"](key)
         return None
     return serve(storage, key, port=port, study_id=storage.get_study_id_from_name(study_name))
+
+
+def for_storage(storage: Any = None, *, stop: bool = False, port: int = 0):
+    """Serve (or stop) the dashboard of a storage URL, an Optuna storage, or (``None``) the
+    default journal under ``.aimauto/``."""
+    from .default import DefaultStorage, default_folder
+    from .urls import check_storage, open_storage
+
+    if storage is None:
+        default = DefaultStorage(default_folder())
+        key = ("journal", str(default.journal))
+        opened = None if stop else default.open()
+    elif isinstance(storage, str):
+        check_storage(storage)
+        key = ("url", storage)
+        opened = None if stop else open_storage(storage)[0]
+    else:
+        key, opened = ("storage", id(storage)), storage
+    if stop:
+        globals()["stop"](key)
+        return None
+    return serve(opened, key, port=port)

@@ -110,7 +110,7 @@ class KeptModels:
         the trial's parameters, with a warning naming the file."""
         import warnings
 
-        from .trial import rebuild
+        from ..runtime.trial import rebuild
 
         number = rec.number
         where = f"its file {self.store.path(number)} is missing" if self.store.folder is not None \

@@ -1,18 +1,35 @@
 """The metric registry: each objective's name, direction, unit, the task it fits, how it is
-computed (a scikit-learn scorer, a cost measured by :mod:`aimauto_nb.measure`, or a key of
-the cell's ``score``), and how its values are shown."""
+computed (a scikit-learn scorer, a cost function of :mod:`aimauto_nb.runtime.costs`, or a
+key of the cell's ``score``), and how its values are shown."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Metric", "METRICS", "COSTS", "parse_metrics", "check_task"]
+from ..errors import ConfigError
+from . import costs
 
-COSTS = ("size", "latency", "fit_time")
+__all__ = ["Metric", "METRICS", "parse_metrics", "check_task", "format_value"]
+
 TASKS = ("classification", "regression")
+
+
+def _plain(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _bytes(v) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g} {unit}"
+    return f"{v:.0f} B"
+
+
+def _per_row(v) -> str:
+    return f"{v * 1000:.3g} µs/row" if abs(v) < 1 else f"{v:.3g} ms/row"
 
 
 @dataclass(frozen=True)
@@ -31,6 +48,15 @@ class Metric:
         Shown beside the name in charts ("bytes", "ms/row", "s").
     task : {"classification", "regression"} or None
         The only task it applies to, if any.
+    measure : callable or None
+        For a cost: ``measure(evidence) -> float`` on a trial's
+        :class:`~aimauto_nb.runtime.costs.Evidence`.
+    needs : frozenset of {"model", "inputs", "fit"}
+        What the measurement needs, checked before the search starts.
+    formatter : callable
+        ``formatter(value) -> str`` for people (the unit included).
+    log_scale : bool
+        Charts put it on a log axis (its values span orders of magnitude).
     """
 
     name: str
@@ -38,10 +64,14 @@ class Metric:
     scorer: str | None = None
     unit: str = ""
     task: str | None = None
+    measure: Callable | None = None
+    needs: frozenset = frozenset()
+    formatter: Callable = _plain
+    log_scale: bool = False
 
     @property
     def is_cost(self) -> bool:
-        return self.name in COSTS
+        return self.measure is not None
 
     @property
     def computed(self) -> bool:
@@ -51,11 +81,6 @@ class Metric:
     @property
     def label(self) -> str:
         return f"{self.name} ({self.unit})" if self.unit else self.name
-
-    @property
-    def log_scale(self) -> bool:
-        """Charts put it on a log axis when its values span orders of magnitude."""
-        return self.name in ("size", "latency")
 
     def better(self, a: float, b: float) -> bool:
         return a > b if self.direction == "maximize" else a < b
@@ -87,16 +112,7 @@ def format_value(metric: Metric | None, v) -> str:
     """``metric.format(v)``; without a metric, numbers to 4 significant digits."""
     if v is None:
         return ""
-    if metric is not None and metric.name == "size":
-        for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-            if abs(v) >= scale:
-                return f"{v / scale:.3g} {unit}"
-        return f"{v:.0f} B"
-    if metric is not None and metric.name == "latency":
-        return f"{v * 1000:.3g} µs/row" if abs(v) < 1 else f"{v:.3g} ms/row"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+    return (metric.formatter if metric is not None else _plain)(v)
 
 
 METRICS: dict[str, Metric] = {
@@ -110,9 +126,11 @@ METRICS: dict[str, Metric] = {
         Metric("r2", "maximize", "r2", task="regression"),
         Metric("rmse", "minimize", "neg_root_mean_squared_error", task="regression"),
         Metric("mae", "minimize", "neg_mean_absolute_error", task="regression"),
-        Metric("size", "minimize", unit="bytes"),
-        Metric("latency", "minimize", unit="ms/row"),
-        Metric("fit_time", "minimize", unit="s"),
+        Metric("size", "minimize", unit="bytes", measure=costs.size, needs=frozenset({"model"}),
+               formatter=_bytes, log_scale=True),
+        Metric("latency", "minimize", unit="ms/row", measure=costs.latency,
+               needs=frozenset({"model", "inputs"}), formatter=_per_row, log_scale=True),
+        Metric("fit_time", "minimize", unit="s", measure=costs.fit_time, needs=frozenset({"fit"})),
     ]
 }
 
@@ -126,7 +144,7 @@ def parse_metrics(spec: str | Sequence[str], task: str = "unknown") -> tuple[Met
     """
     names = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
     if not names or any(not isinstance(n, str) or not n for n in names):
-        raise ValueError(f"metrics must be a non-empty list of names, got {spec!r}")
+        raise ConfigError(f"metrics must be a non-empty list of names, got {spec!r}")
     out = []
     for n in names:
         if n == "auto":
@@ -134,16 +152,16 @@ def parse_metrics(spec: str | Sequence[str], task: str = "unknown") -> tuple[Met
         if ":" in n:
             base, _, d = n.partition(":")
             if d not in ("max", "min") or not base:
-                raise ValueError(f"custom metric {n!r} must be written name:max or name:min")
+                raise ConfigError(f"custom metric {n!r} must be written name:max or name:min")
             out.append(Metric(base, "maximize" if d == "max" else "minimize"))
             continue
         if n not in METRICS:
             valid = ", ".join(list(METRICS) + ["auto", "NAME:max", "NAME:min"])
-            raise ValueError(f"unknown metric {n!r}; valid metrics: {valid}")
+            raise ConfigError(f"unknown metric {n!r}; valid metrics: {valid}")
         out.append(METRICS[n])
     seen = [m.name for m in out]
     if len(set(seen)) != len(seen):
-        raise ValueError(f"metrics repeat a name: {seen}")
+        raise ConfigError(f"metrics repeat a name: {seen}")
     check_task(out, task)
     return tuple(out)
 
@@ -155,5 +173,5 @@ def check_task(metrics: Sequence[Metric], task: str) -> None:
     wrong = [m.name for m in metrics if m.task is not None and m.task != task]
     if wrong:
         fits = [m for m, v in METRICS.items() if v.task == task]
-        raise ValueError(f"metric {', '.join(wrong)} does not apply to a {task} target (y); "
+        raise ConfigError(f"metric {', '.join(wrong)} does not apply to a {task} target (y); "
                          f"{task} metrics: {', '.join(fits)}")

@@ -7,8 +7,6 @@ Each strategy is a factory in :data:`SAMPLERS`; adding one is one function and o
 
 from __future__ import annotations
 
-import bisect
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,11 +14,10 @@ from collections.abc import Callable, Sequence
 import optuna
 from optuna.trial import TrialState
 
-from .analysis import CellSpace
-from .metrics import Metric
+from ..runtime.metrics import Metric
+from ..space.analysis import CellSpace
 
-__all__ = ["STRATEGIES", "PRUNERS", "SAMPLERS", "make_sampler", "make_pruner", "check_strategy",
-           "check_pruner", "grid_size", "AutoSampler", "AutoPruner"]
+__all__ = ["STRATEGIES", "SAMPLERS", "make_sampler", "check_strategy", "grid_size", "AutoSampler"]
 
 SamplerFactory = Callable[[Sequence[Metric], "CellSpace | None", "int | None"], optuna.samplers.BaseSampler]
 
@@ -247,99 +244,3 @@ def make_sampler(strategy, metrics: Sequence[Metric], space: CellSpace | None,
     if strategy == "auto" and timed:
         return AutoSampler(space, len(metrics), seed, gp_floor_s=0.0)
     return SAMPLERS[strategy](metrics, space, seed)
-
-
-class AutoPruner(optuna.pruners.BasePruner):
-    """``pruner="auto"``: the median rule, after 10 complete trials, and never before a trial
-    is 10 % of the way into the longest run so far (in its own steps: boosting rounds,
-    epochs). With LightGBM on breast_cancer / digits (3 seeds, 30 s) a median pruner waiting
-    20 rounds reached the target in 6 of 6 runs; Hyperband, pruning from round 1, missed it in
-    2 (``benchmarks/scale.py``). The relative warm-up keeps that for epoch-level reports too.
-
-    Decisions cost O(1) in the number of trials: complete trials' intermediate values are
-    kept sorted per step (:meth:`observe`, called by the driver when a trial completes), and
-    each running trial's best value so far is kept by :meth:`decide`, instead of scanning
-    every trial of the study on every report as Optuna's ``MedianPruner`` does.
-    """
-
-    def __init__(self, startup: int = 10, warmup: float = 0.1):
-        self._startup = startup
-        self._warmup = warmup
-        self._by_step: dict[int, list[float]] = {}
-        self._observed: set[int] = set()
-        self._longest = 0
-        self._best: dict[int, float] = {}
-        self._lock = threading.Lock()
-
-    def observe(self, number: int, intermediate: dict[int, float]) -> None:
-        """A trial completed with these intermediate values (idempotent per trial)."""
-        with self._lock:
-            self._best.pop(number, None)
-            if number in self._observed:
-                return
-            self._observed.add(number)
-            for step, value in intermediate.items():
-                if math.isfinite(value):
-                    bisect.insort(self._by_step.setdefault(int(step), []), float(value))
-            if intermediate:
-                self._longest = max(self._longest, max(int(s) for s in intermediate))
-
-    def forget(self, number: int) -> None:
-        """A trial ended without completing (pruned, failed)."""
-        with self._lock:
-            self._best.pop(number, None)
-
-    def decide(self, number: int, value: float, step: int, maximize: bool) -> bool:
-        """Prune trial ``number`` after it reported ``value`` at ``step``?"""
-        with self._lock:
-            best = self._best.get(number)
-            if best is None or (value > best if maximize else value < best):
-                best = self._best[number] = value
-            if len(self._observed) < self._startup or step < max(1, self._warmup * self._longest):
-                return False
-            values = self._by_step.get(step)
-            if not values:
-                return False
-            n = len(values)
-            median = values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
-        return best < median if maximize else best > median
-
-    def prune(self, study: optuna.Study, trial) -> bool:
-        """Optuna's interface (used when the pruner is called through ``should_prune``):
-        complete trials not yet observed are read once."""
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if t.number not in self._observed:
-                self.observe(t.number, dict(t.intermediate_values))
-        step = trial.last_step
-        if step is None:
-            return False
-        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-        for s in sorted(trial.intermediate_values):
-            verdict = self.decide(trial.number, trial.intermediate_values[s], s, maximize)
-        return verdict
-
-
-PRUNER_FACTORIES: dict[str, Callable[[], optuna.pruners.BasePruner | None]] = {
-    "none": lambda: None,
-    "auto": AutoPruner,
-    "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
-    "halving": optuna.pruners.SuccessiveHalvingPruner,
-    "hyperband": optuna.pruners.HyperbandPruner,
-}
-PRUNERS = tuple(PRUNER_FACTORIES)
-
-
-def check_pruner(pruner) -> None:
-    if pruner is None or isinstance(pruner, optuna.pruners.BasePruner):
-        return
-    if pruner not in PRUNER_FACTORIES:
-        raise ValueError(f"unknown pruner {pruner!r}; valid pruners: {', '.join(PRUNERS)} "
-                         "or an Optuna pruner")
-
-
-def make_pruner(pruner) -> optuna.pruners.BasePruner | None:
-    """The Optuna pruner behind a name (``None`` for no pruning)."""
-    check_pruner(pruner)
-    if pruner is None or isinstance(pruner, optuna.pruners.BasePruner):
-        return pruner
-    return PRUNER_FACTORIES[pruner]()

@@ -13,13 +13,12 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
 
+from ..errors import ConfigError, SearchError
 from .assemble import assemble
 from .config import SearchConfig
-from .driver import SearchError
-from .persist import location
-from .results import Snapshot, TrialRecord
+from .results import Snapshot
+from .queries import SearchQueries
 
 __all__ = ["Search"]
 
@@ -27,7 +26,7 @@ _LIVE: weakref.WeakValueDictionary[str, Search] = weakref.WeakValueDictionary()
 _LIVE_LOCK = threading.Lock()
 
 
-class Search:
+class Search(SearchQueries):
     """A running or finished search; see :func:`aimauto_nb.search`, which creates one.
 
     Every reader (``trials``, ``best``, ``pareto``, ``counts()``, the panel) works from
@@ -38,7 +37,7 @@ class Search:
         with _LIVE_LOCK:
             other = _LIVE.get(config.name)
             if other is not None and other.running:
-                raise ValueError(f"name: a search named {config.name!r} is still running in "
+                raise ConfigError(f"name: a search named {config.name!r} is still running in "
                                  "this process; stop() it first, or pick another name")
         self.config = config
         self.metrics = config.metrics
@@ -121,9 +120,7 @@ class Search:
 
     def snapshot(self) -> Snapshot:
         """One consistent, immutable view: trials, front, best, counts, state, elapsed."""
-        return self._results.snapshot(name=self.name, strategy=self.strategy,
-                                      protocol=self.protocol, budget=self.trials_budget,
-                                      timeout=self.timeout)
+        return self._results.snapshot()
 
     @property
     def state(self) -> str:
@@ -163,102 +160,6 @@ class Search:
     def jobs(self) -> int | None:
         return self._driver.jobs
 
-    @property
-    def trials(self) -> list[TrialRecord]:
-        """Every trial of the study so far (resumed ones too), by number."""
-        return list(self.snapshot().trials)
-
-    def counts(self) -> dict[str, int]:
-        return self.snapshot().counts
-
-    @property
-    def best(self) -> TrialRecord | None:
-        """The best complete trial by the first metric."""
-        return self.snapshot().best
-
-    @property
-    def best_params(self) -> dict[str, Any] | None:
-        b = self.best
-        return None if b is None else dict(b.params)
-
-    @property
-    def pareto(self) -> list[TrialRecord]:
-        """Complete trials that no other complete trial beats on every metric."""
-        return list(self.snapshot().front)
-
-    @property
-    def best_model(self):
-        b = self.best
-        if b is None:
-            raise LookupError("no trial has completed yet")
-        return self.model(b.number)
-
-    def model(self, number: int):
-        """The fitted model of trial ``number`` (kept for the best and Pareto trials).
-
-        If a kept model's file is gone (the models folder was deleted), the trial's model
-        is refit from its parameters, with a warning naming the file."""
-        m = self._kept.get(number)
-        if m is not None:
-            return m
-        rec = self._results.get(number)
-        if rec is None or rec.state != "complete" or number not in self._results.keep_numbers():
-            raise KeyError(f"trial {number}'s model was not kept: only the best and "
-                           "Pareto-optimal trials keep their fitted models")
-        return self._kept.refit_missing(rec, self.config)
-
-    def code(self, number: int | None = None) -> str:
-        """The cell with the chosen values of trial ``number`` (best by default) filled in."""
-        rec = self.best if number is None else self._results.get(number)
-        if rec is None:
-            raise LookupError("no trial has completed yet" if number is None else f"no trial {number}")
-        return self.config.program.code(rec.params, rec.choice_index)
-
-    def status_line(self) -> str:
-        return self.snapshot().status_line()
-
-    # ------------------------------------------------------------------ storage and tools
-
-    @property
-    def study_name(self) -> str:
-        """The study's name in its storage (``name`` plus the start time in the default
-        journal, where every run is kept)."""
-        return self.study.study_name
-
-    @property
-    def storage_location(self) -> str:
-        """Where the study is stored: a file, a URL, or ``memory``."""
-        return location(self.config.storage)
-
-    def dashboard(self, stop: bool = False, port: int = 0):
-        """Open optuna-dashboard on this search's storage (127.0.0.1, a free port unless
-        ``port``), served from the kernel until ``dashboard(stop=True)`` or the kernel
-        exits. Needs the ``aimauto_nb[dashboard]`` extra.
-
-        Returns
-        -------
-        Dashboard or None
-            Its ``url`` / ``study_url``; in a notebook it shows as a link and an IFrame.
-            ``None`` after ``stop=True``.
-        """
-        from .dashboard_server import for_study
-
-        return for_study(self._storage, self.config.storage, self.study_name, stop=stop, port=port)
-
-    def trials_dataframe(self, attrs: tuple[str, ...] | None = None, multi_index: bool = False):
-        """The trials as a pandas DataFrame in Optuna's layout, the value columns named
-        after the metrics (``values_accuracy``; ``value_accuracy`` for one metric) and a
-        trial's error as ``user_attrs_error``."""
-        from .tables import trials_dataframe
-
-        return trials_dataframe(self.study, attrs, multi_index)
-
-    def summary(self, num_trials: int = 10) -> None:
-        """Print the best ``num_trials`` complete trials, best first, with their parameters
-        and metric values (as Keras Tuner's ``results_summary``)."""
-        from .tables import summary
-
-        print(summary(self.snapshot(), num_trials, self.storage_location, self.study_name))
 
     def __repr__(self) -> str:
         return f"<Search {self.status_line()}>"

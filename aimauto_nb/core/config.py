@@ -10,13 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .capture import CellProgram
-from .evaluate import Dataset
-from .executors import check_executor, default_jobs
-from .metrics import Metric, parse_metrics
-from .persist import DefaultStorage, storage_setting
-from .strategies import check_pruner, check_strategy, grid_size
-from .study import check_storage
+from ..runners import check_executor, default_jobs
+from ..runtime.data import Dataset
+from ..runtime.metrics import Metric, parse_metrics
+from ..space.program import CellProgram
+from ..storage.default import DefaultStorage, storage_setting
+from ..storage.urls import check_storage
+from .pruning import check_pruner
+from .strategies import check_strategy, grid_size
 
 __all__ = ["SearchConfig", "check_positive", "check_budget", "check_name", "default_patience"]
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-import threading
-from collections import OrderedDict
 from concurrent.futures import Future
 
 import cloudpickle
 
+from .._imports import try_import
+from ..runtime.cache import run_cached
+from ..runtime.trial import Task
+from .base import ExecutorLost, default_process_jobs
 from .channel import ChannelServer
-from .executors import ExecutorLost, default_process_jobs
-from .trial import Reply, Task, protect, run_trial
 
 __all__ = ["DaskRunner", "local_cluster"]
 
@@ -28,14 +28,13 @@ class DaskRunner:
     search's own LocalCluster), then the trial is recorded failed (``KilledWorker``)."""
 
     kills = False
+    interrupts = False
+    shares_memory = False
+    pickles_namespace = True
 
     def __init__(self, target, jobs: int | None, broker, spec):
-        try:
-            import dask
-            from distributed import Client
-        except ImportError:
-            raise ImportError("the dask executor needs dask[distributed] "
-                              "(pip install 'aimauto_nb[dask]')") from None
+        dask = try_import("dask", extra="dask", what="the dask executor")
+        Client = try_import("distributed", extra="dask", what="the dask executor").Client
         self._owned: list = []
         if target == "dask":
             with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
@@ -70,7 +69,7 @@ class DaskRunner:
         s = self._spec
         task = Task(number, s.program, {}, None, s.metrics, self._server.channel(),
                     keep_bytes=True, auto_report=s.auto_report)
-        return self._executor.submit(_run_cached, cloudpickle.dumps(task), self._key, self._ns,
+        return self._executor.submit(run_cached, cloudpickle.dumps(task), self._key, self._ns,
                                      self._data)
 
     def kill(self, future: Future) -> None:
@@ -114,21 +113,3 @@ def _host_facing(address: str) -> str:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.connect((host, 9))
         return sock.getsockname()[0]
-
-
-_CACHE_LOCK = threading.Lock()
-_DATA_CACHE: OrderedDict[str, tuple] = OrderedDict()
-
-
-def _run_cached(blob: bytes, key: str, ns_blob: bytes, data_blob: bytes) -> Reply:
-    """Entry point on a Dask worker: data and namespace are decoded once per search."""
-    with _CACHE_LOCK:
-        if key not in _DATA_CACHE:
-            _DATA_CACHE[key] = (protect(cloudpickle.loads(data_blob)),
-                                protect(cloudpickle.loads(ns_blob)))
-            while len(_DATA_CACHE) > 4:
-                _DATA_CACHE.popitem(last=False)
-        data, ns = _DATA_CACHE[key]
-    task: Task = cloudpickle.loads(blob)
-    task.data, task.namespace = data, ns
-    return run_trial(task)

@@ -18,8 +18,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from .analysis import CellSpace
-from .space import Param
+from ..space.analysis import CellSpace
+from ..space.params import Param
 
 __all__ = ["WarmStart", "portfolio", "portfolio_trials", "previous_trials", "resolve"]
 
@@ -38,7 +38,7 @@ class WarmStart(list):
 @cache
 def portfolio() -> dict[str, list[dict[str, Any]]]:
     """Estimator class name -> configurations, best first."""
-    text = resources.files("aimauto_nb").joinpath("portfolio.json").read_text()
+    text = resources.files("aimauto_nb.core").joinpath("portfolio.json").read_text()
     return json.loads(text)["estimators"]
 
 

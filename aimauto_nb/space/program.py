@@ -15,17 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import CellError
 from .analysis import CellSpace, analyze, rewrite
-from .space import HP
+from .markers import HP
 
 __all__ = ["CellProgram", "CellResult", "CellError", "format_error"]
 
 CELL_FILENAME = "<aimsearch cell>"
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-class CellError(ValueError):
-    """The cell cannot be searched as written (says what it must define)."""
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # aimauto_nb/
 
 
 @dataclass

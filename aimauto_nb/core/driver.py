@@ -3,8 +3,8 @@ keep ``jobs`` of them running on the executor, tell the results, and stop on the
 ``stop()``, repeated identical failures, or a lost executor. Trials past their time limit
 are failed (killed where the executor can, interrupted in threads); a dead worker fails
 its trial only. In a persistent study the driver renews this process's lease and fails
-the trials of owners that are gone. Multi-objective pruning decides on the first metric
-in a single-objective shadow study."""
+the trials of owners that are gone. Pruning verdicts come from a
+:class:`~aimauto_nb.core.pruning.PruningPolicy`."""
 
 from __future__ import annotations
 
@@ -17,15 +17,16 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
-from .capture import format_error
-from .channel import Broker
+from ..errors import SearchError
+from ..runners import make_runner, worker_death
+from ..runners.channel import Broker
+from ..runtime.trial import Reply, Spec
+from ..space.program import format_error
+from ..storage.lease import Lease, fail_stale
+from ..storage.models import KeptModels
 from .config import SearchConfig
-from .executors import make_runner, worker_death
-from .models import KeptModels
+from .pruning import PruningPolicy
 from .results import Results, TrialRecord
-from .strategies import AutoPruner
-from .study import Lease, fail_stale
-from .trial import Reply, Spec
 
 __all__ = ["Driver", "SearchError", "FAIL_FAST", "STOP_GRACE"]
 
@@ -33,10 +34,6 @@ FAIL_FAST = 5
 STOP_GRACE = 5.0  # seconds stop() waits for trials it cannot kill before abandoning them
 _TELL_STATE = {"complete": TrialState.COMPLETE, "failed": TrialState.FAIL,
                "pruned": TrialState.PRUNED}
-
-
-class SearchError(RuntimeError):
-    """The search itself could not go on (not a single failing trial)."""
 
 
 @dataclass
@@ -51,21 +48,19 @@ class Driver:
     final state (done, stopped or failed) on ``results``."""
 
     def __init__(self, config: SearchConfig, study: optuna.Study, spec: Spec, results: Results,
-                 kept: KeptModels, pruner, queue: list[tuple[dict, str]], notify,
+                 kept: KeptModels, pruning: PruningPolicy | None, queue: list[tuple[dict, str]], notify,
                  lease: Lease | None = None):
         self.config = config
         self.study = study
         self.spec = spec
         self.results = results
         self.kept = kept
-        self.pruner = pruner
+        self.pruning = pruning
         self.stop_event = threading.Event()
         self.jobs = config.jobs
         self.launched = 0
         self._queue = list(queue)  # (params, source): retried and warm-start trials first
         self._notify = notify
-        self._shadow = None
-        self._shadow_trials: dict[int, optuna.Trial] = {}
         self._broker: Broker | None = None
         self._lease = lease
         self._stopped_at: float | None = None
@@ -80,15 +75,9 @@ class Driver:
         first_errors: list[str] = []
         inflight: dict[Future, _Running] = {}
         try:
-            if isinstance(self.pruner, AutoPruner):
-                for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-                    self.pruner.observe(t.number, dict(t.intermediate_values))
-            elif self.pruner is not None and len(self.config.metrics) > 1:
-                # Optuna's pruners refuse multi-objective studies: they decide on the first
-                # metric in an in-memory single-objective twin of the study.
-                self._shadow = optuna.create_study(direction=self.config.metrics[0].direction,
-                                                   pruner=self.pruner)
-            self._broker = Broker(self.study, self._prune_decision if self.pruner else None)
+            if self.pruning is not None:
+                self.pruning.start(self.study)
+            self._broker = Broker(self.study, self.pruning.decide if self.pruning else None)
             runner = make_runner(self.config.executor, self.jobs, self._broker, self.spec)
             self.jobs = runner.slots
             if self._lease is not None:
@@ -138,8 +127,7 @@ class Driver:
 
     def _check_converged(self) -> None:
         if self.config.stop_when_converged and self._reason is None and self.results.converged:
-            self._reason = self.results.snapshot(name="", strategy="", protocol="", budget=None,
-                                                 timeout=None).convergence
+            self._reason = self.results.snapshot().convergence
 
     def _may_launch(self) -> bool:
         c = self.config
@@ -234,24 +222,6 @@ class Driver:
             return now - run.start > limit + 60
         return now - began > limit
 
-    # ------------------------------------------------------------------ pruning
-
-    def _prune_decision(self, trial: optuna.Trial, value: float, step: int) -> bool:
-        metrics = self.config.metrics
-        if isinstance(self.pruner, AutoPruner):
-            if len(metrics) == 1:
-                trial.report(value, step)  # kept in the storage (dashboard, resume)
-            return self.pruner.decide(trial.number, value, step, metrics[0].direction == "maximize")
-        if self._shadow is None:
-            trial.report(value, step)
-            return trial.should_prune()
-        with self.results.lock:
-            shadow = self._shadow_trials.get(trial.number)
-            if shadow is None:
-                shadow = self._shadow_trials[trial.number] = self._shadow.ask()
-        shadow.report(value, step)
-        return shadow.should_prune()
-
     # ------------------------------------------------------------------ results
 
     def _reply(self, fut: Future, run: _Running) -> Reply:
@@ -276,14 +246,9 @@ class Driver:
         if state != "complete":
             trial.set_user_attr("aimauto_nb.error", (reply.error or "")[-4000:])
         self.study.tell(trial, values, state=_TELL_STATE[state], skip_if_finished=True)
-        if isinstance(self.pruner, AutoPruner):
-            if state == "complete":
-                self.pruner.observe(run.number, self._broker.intermediate.get(run.number, {}))
-            else:
-                self.pruner.forget(run.number)
-        shadow = self._shadow_trials.pop(run.number, None)
-        if shadow is not None:
-            self._shadow.tell(shadow, values[0] if values else None, state=_TELL_STATE[state])
+        if self.pruning is not None:
+            self.pruning.finished(run.number, state, values,
+                                  self._broker.intermediate.get(run.number, {}))
         old = self.results.get(run.number)
         rec = TrialRecord(
             run.number, state=state, params=dict(trial.params),

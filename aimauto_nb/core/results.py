@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .metrics import Metric
+from ..runtime.metrics import Metric
 
-__all__ = ["TrialRecord", "Snapshot", "Results", "pareto_front", "best_of", "dominates", "STATES"]
+__all__ = ["TrialRecord", "Snapshot", "Results", "Identity", "pareto_front", "best_of", "dominates", "STATES"]
 
 STATES = ("running", "complete", "failed", "pruned")
 
@@ -139,11 +139,24 @@ class Snapshot:
         return " | ".join(parts)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """What a search is, as every snapshot shows it (given to :class:`Results` once)."""
+
+    name: str = "search"
+    strategy: str = ""
+    protocol: str = ""
+    budget: int | None = None
+    timeout: float | None = None
+
+
 class Results:
     """The trials of one search and its lifecycle state, guarded by one lock. The driver
     writes; everything else reads :meth:`snapshot`."""
 
-    def __init__(self, metrics: Sequence[Metric], patience: int | None = None):
+    def __init__(self, metrics: Sequence[Metric], patience: int | None = None,
+                 identity: Identity | None = None):
+        self.identity = identity or Identity()
         self.metrics = tuple(metrics)
         self.patience = patience
         self.stagnant = 0
@@ -219,17 +232,17 @@ class Results:
             end = self.finished_at if self.finished_at is not None else time.monotonic()
             return end - self.started_at
 
-    def snapshot(self, *, name: str, strategy: str, protocol: str, budget: int | None,
-                 timeout: float | None) -> Snapshot:
+    def snapshot(self) -> Snapshot:
+        ident = self.identity
         with self.lock:
             trials = tuple(self._records[n] for n in sorted(self._records))
             counts = dict.fromkeys(STATES, 0)
             for r in trials:
                 counts[r.state] += 1
             return Snapshot(
-                name=name, strategy=strategy, protocol=protocol, metrics=self.metrics,
+                name=ident.name, strategy=ident.strategy, protocol=ident.protocol, metrics=self.metrics,
                 state=self.state, trials=trials, front=tuple(self._front),
                 best=best_of(trials, self.metrics), counts=counts, elapsed=self.elapsed,
-                budget=budget, timeout=timeout,
+                budget=ident.budget, timeout=ident.timeout,
                 error=None if self.error is None else str(self.error),
                 stop_reason=self.stop_reason, stagnant=self.stagnant, patience=self.patience)

@@ -20,11 +20,9 @@ from typing import Any
 import optuna
 import optuna.distributions as od
 
-__all__ = ["Broker", "ChannelServer", "RemoteChannel", "TrialAbandoned"]
+from ..errors import TrialAbandoned
 
-
-class TrialAbandoned(RuntimeError):
-    """The driver no longer waits for this trial (timed out or the search stopped)."""
+__all__ = ["Broker", "ChannelServer", "RemoteChannel", "DirectChannel"]
 
 
 class Broker:

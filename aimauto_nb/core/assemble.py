@@ -1,4 +1,4 @@
-"""Everything a :class:`~aimauto_nb.facade.Search` is made of, built from its config:
+"""Everything a :class:`~aimauto_nb.core.facade.Search` is made of, built from its config:
 the sampler and pruner, the storage and the study (created, or resumed with its history),
 the kept-models store, the trials to enqueue first (retries, warm start), and the driver."""
 
@@ -8,19 +8,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import cloudpickle
 import optuna
 
+from ..errors import ConfigError
+from ..runners import runner_class
+from ..runtime.trial import Spec
+from ..storage.default import open_target, tag_study
+from ..storage.lease import Lease
+from ..storage.models import KeptModels, ModelStore
+from ..storage.study import open_study, signature
 from .config import SearchConfig
 from .driver import Driver
-from .models import KeptModels, ModelStore
-from .persist import open_target, tag_study
-from .results import Results
-from .strategies import make_pruner, make_sampler
-from .study import Lease, history, open_study, signature
-from .trial import Spec
+from .history import history
+from .pruning import make_pruner, pruning_policy
+from .results import Identity, Results
+from .strategies import make_sampler
 from .warmstart import resolve as resolve_warm_start
 
-__all__ = ["Parts", "assemble"]
+__all__ = ["Parts", "assemble", "build_spec"]
 
 
 @dataclass
@@ -33,12 +39,30 @@ class Parts:
     driver: Driver
 
 
+def build_spec(config: SearchConfig, auto_report: bool) -> Spec:
+    """What every trial shares. A runner that does not share the kernel's memory gets the
+    namespace cut to the names the cell reads; one that sends it to other processes gets it
+    pickled once here (so a value that cannot travel is refused before any trial)."""
+    runner = runner_class(config.executor)
+    ns = config.namespace
+    if not runner.shares_memory:
+        ns = {k: ns[k] for k in config.program.references if k in ns}
+    spec = Spec(config.program, ns, config.data, config.metrics, auto_report=auto_report)
+    if runner.pickles_namespace:
+        try:
+            spec.namespace_blob = cloudpickle.dumps(ns)
+        except Exception as e:
+            raise ConfigError(f"namespace: the cell uses a value that cannot be sent to a worker "
+                              f"process ({e}); use executor='thread'") from e
+    return spec
+
+
 def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
     pruner = make_pruner(config.pruner)
     metrics = config.metrics
     sampler = make_sampler(config.strategy, metrics, config.program.space, config.seed,
                            timed=config.timeout is not None)
-    spec = Spec.build(config, auto_report=pruner is not None)
+    spec = build_spec(config, auto_report=pruner is not None)
     storage, models_dir, study_name = open_target(config.storage, config.name, config.resume)
     # Without an explicit pruner Optuna attaches a MedianPruner, which `should_prune` would
     # then consult whatever pruner the user asked for.
@@ -47,7 +71,8 @@ def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
                               signature(config.program, metrics), config.resume)
     tag_study(study, config.name, metrics, strategy=config.strategy_name, protocol=config.protocol,
               source=config.program.source)
-    results = Results(metrics, patience=config.patience)
+    results = Results(metrics, patience=config.patience, identity=Identity(
+        config.name, config.strategy_name, config.protocol, config.trials, config.timeout))
     for rec in history(study, metrics):
         results.put(rec)
     data = config.data
@@ -58,6 +83,7 @@ def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
         # (a resumed study has its own history; a grid tries every point anyway)
         queue += resolve_warm_start(config.warm_start, config.program.space)
     lease = Lease(study, storage) if storage is not None else None
-    driver = Driver(config, study, spec, results, kept, pruner, queue, notify, lease=lease)
+    driver = Driver(config, study, spec, results, kept, pruning_policy(pruner, metrics), queue,
+                    notify, lease=lease)
     return Parts(sampler, study, storage if storage is not None else study._storage, results,
                  kept, driver)

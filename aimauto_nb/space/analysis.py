@@ -11,7 +11,8 @@ import linecache
 from dataclasses import dataclass, field
 from typing import Any
 
-from .space import HP, MARKER_KINDS, Param, SpaceError
+from ..errors import SpaceError
+from .params import MARKER_KINDS, SIGNATURES, Param
 
 __all__ = ["Marker", "CellSpace", "analyze", "rewrite", "name_from_caller"]
 
@@ -145,13 +146,6 @@ def _literal(node: ast.AST | None) -> Any:
     return ast.literal_eval(node)
 
 
-_SIGNATURES = {
-    "int": inspect.signature(HP.int),
-    "float": inspect.signature(HP.float),
-    "choice": inspect.signature(HP.choice),
-}
-
-
 def _literal_param(m: Marker) -> Param | None:
     """The marker's Param if every argument is a literal, else None (checked at run time)."""
     try:
@@ -160,12 +154,11 @@ def _literal_param(m: Marker) -> Param | None:
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
     try:
-        bound = _SIGNATURES[m.kind].bind(None, *args, **kwargs)
+        bound = SIGNATURES[m.kind].bind(*args, **kwargs)
     except TypeError as e:
         raise SpaceError(f"hp.{m.kind}(...): {e}", m.lineno) from None
     bound.apply_defaults()
     a = dict(bound.arguments)
-    a.pop("self")
     a.pop("name", None)
     try:
         if m.kind == "choice":

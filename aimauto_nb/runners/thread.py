@@ -1,0 +1,76 @@
+"""Trials in threads of the kernel (the default: LightGBM and most numeric code release the
+GIL). A trial cannot be killed; it can be interrupted between Python bytecodes."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from ..runtime.protect import protect
+from ..runtime.trial import Reply, Task, run_trial
+from .base import interrupt_thread
+from .channel import DirectChannel
+
+__all__ = ["ThreadRunner"]
+
+
+class ThreadRunner:
+    """Trials in threads of this process. The cell sees a shallow copy of the namespace
+    in which NumPy arrays are read-only views and pandas objects shallow copy-on-write
+    copies, and the search's data likewise (:func:`~aimauto_nb.trial.protect`), so a
+    trial cannot change the notebook's data or the data later trials are scored on."""
+
+    kills = False
+    interrupts = True
+    shares_memory = True
+    pickles_namespace = False
+
+    def __init__(self, jobs: int, broker, spec):
+        self.slots = jobs
+        # Spare threads: a trial in C code cannot be interrupted and keeps its thread.
+        self._pool = ThreadPoolExecutor(max_workers=jobs + 8, thread_name_prefix="aimauto-trial")
+        self._channel = DirectChannel(broker)
+        self._spec = spec
+        self._namespace = protect(spec.namespace)
+        self._data = protect(spec.data)
+        self._lock = threading.Lock()
+        self._numbers: dict[Future, int] = {}
+        self._threads: dict[int, int] = {}
+
+    def submit(self, number: int) -> Future:
+        s = self._spec
+        task = Task(number, s.program, self._namespace, self._data, s.metrics, self._channel,
+                    auto_report=s.auto_report)
+        fut = self._pool.submit(contextvars.copy_context().run, self._run, task)
+        with self._lock:
+            self._numbers[fut] = number
+        fut.add_done_callback(self._forget)
+        return fut
+
+    def _run(self, task: Task) -> Reply:
+        with self._lock:
+            self._threads[task.number] = threading.get_ident()
+        try:
+            return run_trial(task)
+        finally:
+            with self._lock:
+                self._threads.pop(task.number, None)
+
+    def _forget(self, fut: Future) -> None:
+        with self._lock:
+            self._numbers.pop(fut, None)
+
+    def kill(self, future: Future) -> None:
+        """Threads cannot be killed: the trial is abandoned (its next hp/report call fails)
+        and interrupted at its next Python bytecode (not inside a C call)."""
+        with self._lock:
+            ident = self._threads.pop(self._numbers.pop(future, -1), None)
+            if ident is not None:
+                interrupt_thread(ident)
+
+    def check(self) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
