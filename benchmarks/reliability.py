@@ -22,7 +22,8 @@ import numpy as np
 import optuna
 
 import aimauto_nb as an
-from aimauto_nb import executors, facade
+from aimauto_nb.core import assemble as facade
+from aimauto_nb.runners import thread as executors
 from aimauto_nb.runtime.protect import protect
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -16,8 +16,9 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 import aimauto_nb as an
-from aimauto_nb import study as study_mod
 from aimauto_nb.core.driver import SearchError
+from aimauto_nb.storage import lease as study_mod
+from aimauto_nb.storage import urls as url_mod
 
 from .conftest import TREE_CELL
 from .kernel import Kernel
@@ -255,8 +256,8 @@ def test_a_relative_journal_url_is_relative(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     an.search(SCORE, metrics="v:max", trials=1, storage="journal:///rel.log", display=False).wait()
     assert (tmp_path / "rel.log").is_file()
-    assert study_mod.journal_path("journal:////abs/s.log") == "/abs/s.log"
-    assert study_mod.journal_path("journal:s.log") == "s.log"
+    assert url_mod.journal_path("journal:////abs/s.log") == "/abs/s.log"
+    assert url_mod.journal_path("journal:s.log") == "s.log"
 
 
 @pytest.mark.parametrize("name", ["../out", "a/b", "..", "/abs"])

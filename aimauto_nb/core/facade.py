@@ -17,8 +17,8 @@ from collections.abc import Callable
 from ..errors import ConfigError, SearchError
 from .assemble import assemble
 from .config import SearchConfig
-from .results import Snapshot
 from .queries import SearchQueries
+from .results import Snapshot
 
 __all__ = ["Search"]
 
