@@ -1,0 +1,122 @@
+"""Static int8 for ``nn.Conv1d`` / ``nn.Conv2d`` as one small, picklable module.
+
+The maths is PyTorch's own x86 (fbgemm / oneDNN) int8 convolution
+(``torch.ops.quantized.conv2d``): int8 weights with one scale per output channel, uint8
+activations with a scale calibrated on data. torch.ao's quantized modules run the same
+kernels but neither pickle nor ``torch.save`` (their ``__setstate__`` skips ``Module``'s),
+and PT2E's exported graph pins the input shape and the call signature; so this layer keeps
+the int8 weight as a plain buffer, packs it for the kernel on first use, and dequantizes its
+output, so it drops into any network in place of the float layer and any input size works.
+Activations use 7 bits (``reduce_range``, as torch's x86 default), which keeps the fbgemm
+kernels exact on CPUs without VNNI.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["Int8Conv", "fold_batchnorms", "CONVS"]
+
+CONVS = (nn.Conv1d, nn.Conv2d)
+_QMAX = 127  # reduce_range: 7-bit activations
+
+
+def _qparams(lo: float, hi: float) -> tuple[float, int]:
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    scale = max(hi - lo, 1e-8) / _QMAX
+    return scale, int(min(_QMAX, max(0, round(-lo / scale))))
+
+
+class Int8Conv(nn.Module):
+    """A calibrated int8 copy of ``conv`` (input range ``in_range``, output ``out_range``)."""
+
+    def __init__(self, conv: nn.Conv1d | nn.Conv2d, in_range: tuple[float, float],
+                 out_range: tuple[float, float]):
+        super().__init__()
+        w = conv.weight.detach().float().cpu()
+        scale = w.flatten(1).abs().amax(1).clamp(min=1e-12) / 127.0
+        self.dims = 1 if isinstance(conv, nn.Conv1d) else 2
+        self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
+        self.kernel_size, self.stride = conv.kernel_size, conv.stride
+        self.padding, self.dilation, self.groups = conv.padding, conv.dilation, conv.groups
+        shape = (-1,) + (1,) * (w.dim() - 1)
+        self.register_buffer("weight_int8", torch.round(w / scale.view(shape)).clamp(-127, 127)
+                             .to(torch.int8))
+        self.register_buffer("weight_scale", scale)
+        self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().float().cpu())
+        self.in_scale, self.in_zero = _qparams(*in_range)
+        self.out_scale, self.out_zero = _qparams(*out_range)
+        self._packed = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_packed"] = None  # the kernel's packed weight is rebuilt on first use
+        return state
+
+    def _apply(self, fn, recurse=True):
+        self._packed = None
+        return super()._apply(fn, recurse)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._packed = None
+        return super()._load_from_state_dict(*args, **kwargs)
+
+    def _pack(self):
+        zeros = torch.zeros(self.out_channels, dtype=torch.int64)
+        qw = torch._make_per_channel_quantized_tensor(self.weight_int8, self.weight_scale.double(),
+                                                      zeros, 0)
+        stride, padding, dilation = (list(t) for t in (self.stride, self.padding, self.dilation))
+        if self.dims == 1:
+            return torch.ops.quantized.conv1d_prepack(qw, self.bias, stride, padding, dilation,
+                                                      self.groups)
+        return torch.ops.quantized.conv2d_prepack(qw, self.bias, stride, padding, dilation,
+                                                  self.groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._packed is None:
+            self._packed = self._pack()
+        dtype = x.dtype
+        xq = torch.quantize_per_tensor(x.float(), self.in_scale, self.in_zero, torch.quint8)
+        op = torch.ops.quantized.conv1d if self.dims == 1 else torch.ops.quantized.conv2d
+        return op(xq, self._packed, self.out_scale, self.out_zero).dequantize().to(dtype)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, groups={self.groups}, int8")
+
+
+def fold_batchnorms(model: nn.Module) -> list[str]:
+    """Fold every BatchNorm that only follows a Conv (in eval mode) into that Conv's weights
+    and replace it by ``nn.Identity``; returns the BatchNorms folded. Found with an FX trace;
+    a model FX cannot trace keeps its BatchNorms (still correct, a little slower)."""
+    import torch.fx as fx
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    try:
+        graph = fx.symbolic_trace(model).graph
+    except Exception:
+        return []
+    mods = dict(model.named_modules())
+    counts: dict[str, int] = {}
+    for node in graph.nodes:
+        if node.op == "call_module":
+            counts[node.target] = counts.get(node.target, 0) + 1
+    pairs = []
+    for node in graph.nodes:
+        prev = node.args[0] if node.args else None
+        if (node.op == "call_module" and isinstance(mods.get(node.target), nn.BatchNorm1d | nn.BatchNorm2d)
+                and isinstance(prev, fx.Node) and prev.op == "call_module"
+                and type(mods.get(prev.target)) in CONVS and len(prev.users) == 1
+                and counts[prev.target] == 1 and counts[node.target] == 1
+                and mods[node.target].track_running_stats):
+            pairs.append((prev.target, node.target))
+    for conv, bn in pairs:
+        _set(model, conv, fuse_conv_bn_eval(mods[conv].eval(), mods[bn].eval()))
+        _set(model, bn, nn.Identity())
+    return [bn for _, bn in pairs]
+
+
+def _set(root: nn.Module, name: str, new: nn.Module) -> None:
+    parent, _, leaf = name.rpartition(".")
+    setattr(root.get_submodule(parent) if parent else root, leaf, new)
