@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 
-from ..errors import CompressError
+from ..errors import CompressError, InputError
 from .report import CompressReport
 
 __all__ = ["compress_auto", "CANDIDATES"]
@@ -44,7 +44,7 @@ def compress_auto(model, data, tolerance: float, goal: str, device=None, example
                                  int8_backend=int8_backend if "quantize" in kw else None,
                                  reference=original, progress=False,
                                  int8_policy="all" if goal == "size" else "faster")
-        except CompressError as e:
+        except (CompressError, InputError) as e:
             tried.append(dict(recipe=label, error=str(e).splitlines()[0]))
             continue
         first = first or rep

@@ -170,6 +170,9 @@ def _refuse_untraceable(model: nn.Module) -> None:
     known = (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
              nn.ConvTranspose2d, nn.ConvTranspose3d, nn.MultiheadAttention, nn.RNNBase, nn.Bilinear)
     for name, m in model.named_modules():
+        if type(m).__module__.startswith("torch.ao.nn.quantized") or type(m).__name__ == "Int8Conv":
+            raise CompressError(f"structured pruning must come before int8: layer {name!r} is "
+                                f"already quantized ({type(m).__name__})")
         w = m._parameters.get("weight")
         if w is not None and w.dim() >= 2 and not isinstance(m, known):
             raise CompressError(f"structured pruning cannot trace layer {name!r} "

@@ -7,6 +7,7 @@ import copy
 import numpy as np
 import torch
 
+from ..errors import AimautoError, CompressError
 from ..measure import torch_device
 from .adapter import example_batch, latency_pair, n_rows, outputs, take, to_input
 from .quality import quality
@@ -54,10 +55,23 @@ def _slower_note(rep: CompressReport, structured: bool, quantize) -> str | None:
             f"{alt}, or compress(model, 'auto', data=...) picks the fastest within tolerance")
 
 
-def compress_torch(model, prune, structured, quantize, device, data, finetune=None,
-                   teacher=None, epochs=3, lr=None, batch_size=None, loss=None,
-                   progress=True, example_inputs=None, int8_backend=None, reference=None,
-                   int8_policy="faster") -> CompressReport:
+def compress_torch(model, *args, **kwargs) -> CompressReport:
+    """Compress ``model`` in place (see :func:`_compress`); an exception raised inside torch or
+    a library becomes a one-line ``CompressError`` (the caller restores the model)."""
+    try:
+        return _compress(model, *args, **kwargs)
+    except AimautoError:
+        raise
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise CompressError(f"compress failed on {type(model).__name__}: {type(e).__name__}: "
+                            f"{first}") from e
+
+
+def _compress(model, prune, structured, quantize, device, data, finetune=None,
+              teacher=None, epochs=3, lr=None, batch_size=None, loss=None,
+              progress=True, example_inputs=None, int8_backend=None, reference=None,
+              int8_policy="faster") -> CompressReport:
     """Compress ``model`` in place; ``reference`` is an untouched copy of it to time against."""
     from .quantize import quantize_int8
     from .structured import prune_structured_any
