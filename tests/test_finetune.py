@@ -7,8 +7,8 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from aimauto_nb import compress, distill  # noqa: E402
-from aimauto_nb.errors import CompressError  # noqa: E402
 from aimauto_nb.compression.finetune import fit_module  # noqa: E402
+from aimauto_nb.errors import CompressError  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -45,8 +45,9 @@ class Int8Conv(nn.Module):
                              .to(torch.int8))
         self.register_buffer("weight_scale", scale)
         self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().float().cpu())
-        self.in_scale, self.in_zero = _qparams(*in_range)
-        self.out_scale, self.out_zero = _qparams(*out_range)
+        # scale and zero point of the input and the output, saved with the state_dict
+        self.register_buffer("act_qparams", torch.tensor(_qparams(*in_range) + _qparams(*out_range),
+                                                         dtype=torch.float64))
         self._packed = None
 
     def __getstate__(self):
@@ -63,6 +64,8 @@ class Int8Conv(nn.Module):
         return super()._load_from_state_dict(*args, **kwargs)
 
     def _pack(self):
+        s_in, z_in, s_out, z_out = self.act_qparams.tolist()
+        self._act = (s_in, int(z_in), s_out, int(z_out))
         zeros = torch.zeros(self.out_channels, dtype=torch.int64)
         qw = torch._make_per_channel_quantized_tensor(self.weight_int8, self.weight_scale.double(),
                                                       zeros, 0)
@@ -76,10 +79,10 @@ class Int8Conv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._packed is None:
             self._packed = self._pack()
-        dtype = x.dtype
-        xq = torch.quantize_per_tensor(x.float(), self.in_scale, self.in_zero, torch.quint8)
+        dtype, (s_in, z_in, s_out, z_out) = x.dtype, self._act
+        xq = torch.quantize_per_tensor(x.float(), s_in, z_in, torch.quint8)
         op = torch.ops.quantized.conv1d if self.dims == 1 else torch.ops.quantized.conv2d
-        return op(xq, self._packed, self.out_scale, self.out_zero).dequantize().to(dtype)
+        return op(xq, self._packed, s_out, z_out).dequantize().to(dtype)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -43,6 +43,8 @@ DEFAULT_BACKEND = "torch.ao"
 POLICIES = ("faster", "all")
 _RNN = (nn.LSTM, nn.GRU)
 _SLACK = 1.05  # int8 kept where it is at most this much slower than fp32 (timing noise)
+# a torch.ao int8 Linear stores ~1.3 KB of packing metadata: below this many weights it is larger
+_TINY = 1024
 
 
 def have_torchao() -> bool:
@@ -172,10 +174,13 @@ def _int8_linear(lin: nn.Module, backend: str) -> nn.Module:
     return holder[0]
 
 
-def _linears(model, backend, batch, policy, skip) -> tuple[list[str], list[str]]:
-    names = [n for n, m in model.named_modules() if type(m) is nn.Linear and n not in skip]
+def _linears(model, backend, batch, policy, skip) -> tuple[list[str], list[str], list[str]]:
+    """Dynamic int8 of the Linear layers; returns (int8, slower in int8, too small)."""
+    all_ = [(n, m) for n, m in model.named_modules() if type(m) is nn.Linear and n not in skip]
+    names = [n for n, m in all_ if m.weight.numel() >= _TINY]
+    tiny = [n for n, m in all_ if m.weight.numel() < _TINY]
     if not names:
-        return [], []
+        return [], [], tiny
     chosen, slower = names, []
     if policy == "faster" and batch is not None:
         seen = _record(model, names, [batch])
@@ -187,7 +192,7 @@ def _linears(model, backend, batch, policy, skip) -> tuple[list[str], list[str]]
         _torchao(model, False, set(chosen))
     elif chosen:
         _dynamic(model, set(chosen))
-    return chosen, slower
+    return chosen, slower, tiny
 
 
 def _convs(model, batch, calibration, policy) -> tuple[list[str], list[str], list[str]]:
@@ -265,7 +270,10 @@ def quantize_int8(model: nn.Module, device: torch.device, weight_only: bool = Fa
     chosen = backend or DEFAULT_BACKEND
     if chosen == "torchao" and not have_torchao():
         raise CompressError("int8_backend='torchao' but torchao is not installed")
-    lins, lin_slow = _linears(model, chosen, example, policy, shared)
+    lins, lin_slow, tiny = _linears(model, chosen, example, policy, shared)
+    if tiny:
+        notes.append(f"{len(tiny)} Linear layers stay fp32, too small for int8 to make them "
+                     f"smaller: {_named(tiny)}")
     if lins:
         how = ("torchao Int8DynamicActivationInt8WeightConfig" if chosen == "torchao"
                else f"torch.ao, {_cpu_engine()}")
@@ -274,7 +282,7 @@ def quantize_int8(model: nn.Module, device: torch.device, weight_only: bool = Fa
         notes.append(f"{len(lin_slow)} Linear layers stay fp32, int8 was slower on them at this "
                      f"batch: {_named(lin_slow)} (int8_layers='all' quantizes them anyway)")
     if not (rnns or convs or lins):
-        if conv_slow or lin_slow:
+        if conv_slow or lin_slow or tiny:
             return "int8: no layer was faster in int8, the model is unchanged", notes
         raise CompressError("int8 quantization found no Linear, Conv, LSTM or GRU layer it could "
                             "quantize" + (f" ({notes[-1]})" if notes else ""))
