@@ -251,7 +251,8 @@ def prune_structured_any(model: nn.Module, amount: float, example_inputs) -> tup
             warnings.simplefilter("ignore")
             pruner = tp.pruner.BasePruner(
                 model, example_inputs, importance=_importance_class()(p=2),
-                pruning_ratio=float(amount), ignored_layers=ignored, num_heads={**heads, **counted},
+                pruning_ratio=float(amount), ignored_layers=ignored, num_heads=dict(counted),
+                channel_groups=heads,  # nn.MultiheadAttention: as Torch-Pruning's torchvision ViT recipe
                 prune_num_heads=bool(counted), prune_head_dims=not counted,
                 head_pruning_ratio=float(amount) if counted else 0.0,
                 customized_pruners={nn.LSTM: pruner_fn},
@@ -287,8 +288,8 @@ def prune_structured_any(model: nn.Module, amount: float, example_inputs) -> tup
     if heads:
         what += "; nn.MultiheadAttention keeps its head count, each head gets narrower"
     if attn:
-        counts = sorted({(getattr(a.module, a.heads_attr), counted[a.projections[0]]) for a in attn})
-        what += "; attention loses whole heads (" + ", ".join(f"{b} -> {a}" for a, b in counts) + ")"
+        counts = sorted({(counted[a.projections[0]], getattr(a.module, a.heads_attr)) for a in attn})
+        what += "; attention loses whole heads (" + ", ".join(f"{a} -> {b}" for a, b in counts) + ")"
     if synced:
         notes.append("width attributes set to the pruned sizes: " + ", ".join(synced))
     return (f"structured pruning (Torch-Pruning dependency graph, L2 magnitude) of {amount:.0%} of "
