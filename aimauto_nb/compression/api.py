@@ -238,7 +238,7 @@ def compress(model: Any, recipe: str | None = None, *, prune: float | str | None
     if device not in (None, "cpu"):
         raise ValueError(f"{type(model).__name__} is compressed on the CPU; device={device!r} "
                          "applies to PyTorch modules")
-    if prune == "auto" and kind == "linear":
+    if prune == "auto" and not kind.auto:
         raise ValueError('prune="auto" applies to boosting and forests; give a fraction')
     backup = copy.deepcopy(model)
     try:
@@ -265,32 +265,23 @@ def _estimator_metric(model, kind, data):
     if data is None:
         return None, None
     from .quality import quality
-    from .trees import _is_classification, _labels
 
     X, y = data
-    classification = _is_classification(model, kind, y)
-    return quality(y, _labels(model, kind, model.predict(X), classification), classification)
+    classification = kind.is_classification(model, y)
+    return quality(y, kind.labels(model.predict(X), classification), classification)
 
 
 def _compress_estimator(model, kind, prune, data, tolerance) -> CompressReport:
-    from . import trees
-
     batch = _batch(model, data)
     rep = CompressReport(model_type=type(model).__name__, device="cpu")
     rep.size_before = len(dumps(model))
     rep.latency_batch = None if batch is None else len(batch)
     rep.latency_before = None if batch is None else measure_latency(model, batch)
     rep.metric, rep.metric_before = _estimator_metric(model, kind, data)
-    if kind in trees.BOOSTING:
-        rep.steps.append(trees.prune_boosting(model, kind, prune, data, tolerance))
-    elif kind == "forest":
-        rep.steps.append(trees.prune_forest(model, prune, data, tolerance))
-    else:
-        rep.steps.append(trees.prune_linear(model, prune))
+    rep.steps.append(kind.prune(model, prune, data, tolerance))
     rep.size_after = len(dumps(model))
     rep.latency_after = None if batch is None else measure_latency(model, batch)
     _, rep.metric_after = _estimator_metric(model, kind, data)
-    if kind == "forest" and data is not None:
-        rep.notes.append("trees were chosen on the same data the metric is reported on; "
-                         "check on held-out data")
+    if kind.data_note and data is not None:
+        rep.notes.append(kind.data_note)
     return rep
