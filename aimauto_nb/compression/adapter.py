@@ -19,6 +19,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..measure import as_torch_input
+from .rows import n_rows
 
 __all__ = ["check_example_inputs", "to_input", "n_rows", "take", "to_device", "call", "logits",
            "forward", "outputs", "example_batch", "latency", "latency_pair"]
@@ -49,15 +50,6 @@ def to_input(X, device=None):
     if isinstance(X, Mapping):
         return {k: as_torch_input(v, device) for k, v in X.items()}
     return as_torch_input(X, device)
-
-
-def n_rows(x) -> int:
-    """Rows of one input batch (the first tensor of a tuple / dict)."""
-    if isinstance(x, Mapping):
-        x = next(iter(x.values()))
-    if isinstance(x, tuple):
-        x = x[0]
-    return x.shape[0] if hasattr(x, "shape") else len(x)
 
 
 def take(x, idx):

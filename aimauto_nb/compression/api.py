@@ -17,19 +17,11 @@ import numpy as np
 
 from ..measure import dumps, is_torch_module, measure_latency
 from .report import CompressReport
+from .rows import n_rows
 
 __all__ = ["compress", "distill", "CompressReport", "QUANTIZE"]
 
 QUANTIZE = ("int8", "int8-weight-only")
-
-
-def _rows(X) -> int:
-    """Rows of X: an array / frame / tensor, or the first of a tuple or dict of them."""
-    if isinstance(X, dict):
-        X = next(iter(X.values()))
-    if isinstance(X, tuple):
-        X = X[0]
-    return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
 def _check(prune, structured, quantize, data, tolerance, recipe=None):
@@ -51,8 +43,8 @@ def _check(prune, structured, quantize, data, tolerance, recipe=None):
     if data is not None:
         if not isinstance(data, tuple | list) or len(data) != 2:
             raise ValueError("data must be a pair (X, y)")
-        if _rows(data[0]) != len(data[1]):
-            raise ValueError(f"data: X has {_rows(data[0])} rows but y has {len(data[1])}")
+        if n_rows(data[0]) != len(data[1]):
+            raise ValueError(f"data: X has {n_rows(data[0])} rows but y has {len(data[1])}")
     if prune == "auto" and data is None:
         raise ValueError('prune="auto" needs data=(X, y) to judge the smaller models on')
 
