@@ -10,8 +10,9 @@
   ``Int8WeightOnlyConfig``; without torchao a small built-in layer), Conv left as it is.
 
 With ``policy="faster"`` (the default) every Linear and Conv is timed in fp32 and in int8 on
-the input it gets from the example batch, and keeps int8 only where that is not slower
-(within 5 %): small layers often are, and a model must never get slower unasked. Weights
+the input it gets from the example batch; int8 is kept where it is faster, and where it is
+slower only while those layers together add at most 1 % of the model's fp32 time (small
+layers often are slower in int8, and a model must never get slower unasked). Weights
 shared by two modules (a tied ``lm_head``) stay as they are: quantizing one copy would
 untie them and make the model larger. HuggingFace ``Conv1D`` (GPT-2) is a Linear with a
 transposed weight and becomes one first.
@@ -28,7 +29,7 @@ from torch import nn
 
 from .._imports import try_import
 from ..errors import CompressError
-from .adapter import call, latency_pair
+from .adapter import call, latency, latency_pair, n_rows
 from .attention import swap_attention
 from .int8_conv import CONVS, Int8Conv, _set, fold_batchnorms
 from .torch_ops import Int8WeightOnlyLinear, _replace_linears
@@ -42,7 +43,9 @@ BACKENDS = ("torchao", "torch.ao")
 DEFAULT_BACKEND = "torch.ao"
 POLICIES = ("faster", "all")
 _RNN = (nn.LSTM, nn.GRU)
-_SLACK = 1.05  # int8 kept where it is at most this much slower than fp32 (timing noise)
+# int8 layers that are slower than fp32 may together add at most this share of the model's
+# fp32 time (per layer kind): small layers then keep int8 (size) where it costs nothing visible
+_BUDGET = 0.01
 # a torch.ao int8 Linear stores ~1.3 KB of packing metadata: below this many weights it is larger
 _TINY = 1024
 
@@ -160,9 +163,23 @@ def _record(model: nn.Module, names: list[str], batches) -> dict[str, dict]:
     return seen
 
 
-def _keep_if_faster(fp32: nn.Module, int8: nn.Module, x) -> bool:
+def _extra_ms(fp32: nn.Module, int8: nn.Module, x) -> float:
+    """ms per call int8 adds on this layer's input (negative: int8 is faster)."""
     t32, t8 = latency_pair(fp32, int8, x, repeats=15, budget_s=0.3)
-    return t8 <= t32 * _SLACK
+    return (t8 - t32) * n_rows(x)
+
+
+def _within_budget(extra: dict[str, float], budget_ms: float) -> list[str]:
+    """The layers kept in int8: all where it is faster, then the least slower ones while the
+    time they add stays within ``budget_ms``."""
+    keep = [n for n, e in extra.items() if e <= 0]
+    spent = 0.0
+    for n, e in sorted(((n, e) for n, e in extra.items() if e > 0), key=lambda t: t[1]):
+        if spent + e > budget_ms:
+            break
+        spent += e
+        keep.append(n)
+    return keep
 
 
 def _int8_linear(lin: nn.Module, backend: str) -> nn.Module:
@@ -174,7 +191,7 @@ def _int8_linear(lin: nn.Module, backend: str) -> nn.Module:
     return holder[0]
 
 
-def _linears(model, backend, batch, policy, skip) -> tuple[list[str], list[str], list[str]]:
+def _linears(model, backend, batch, budget_ms, skip) -> tuple[list[str], list[str], list[str]]:
     """Dynamic int8 of the Linear layers; returns (int8, slower in int8, too small)."""
     all_ = [(n, m) for n, m in model.named_modules() if type(m) is nn.Linear and n not in skip]
     names = [n for n, m in all_ if m.weight.numel() >= _TINY]
@@ -182,11 +199,13 @@ def _linears(model, backend, batch, policy, skip) -> tuple[list[str], list[str],
     if not names:
         return [], [], tiny
     chosen, slower = names, []
-    if policy == "faster" and batch is not None:
+    if budget_ms is not None and batch is not None:
         seen = _record(model, names, [batch])
         mods = dict(model.named_modules())
-        chosen = [n for n in names if n not in seen
-                  or _keep_if_faster(mods[n], _int8_linear(mods[n], backend), seen[n]["x"])]
+        extra = {n: _extra_ms(mods[n], _int8_linear(mods[n], backend), seen[n]["x"])
+                 for n in names if n in seen}
+        kept = set(_within_budget(extra, budget_ms))
+        chosen = [n for n in names if n not in seen or n in kept]
         slower = [n for n in names if n not in chosen]
     if chosen and backend == "torchao":
         _torchao(model, False, set(chosen))
@@ -195,7 +214,7 @@ def _linears(model, backend, batch, policy, skip) -> tuple[list[str], list[str],
     return chosen, slower, tiny
 
 
-def _convs(model, batch, calibration, policy) -> tuple[list[str], list[str], list[str]]:
+def _convs(model, batch, calibration, budget_ms) -> tuple[list[str], list[str], list[str]]:
     """Static int8 of the Conv1d/Conv2d layers; returns (int8, slower in int8, not calibrated)."""
     names = [n for n, m in model.named_modules() if type(m) in CONVS
              and m.padding_mode == "zeros" and m.weight.dtype == torch.float32
@@ -206,17 +225,14 @@ def _convs(model, batch, calibration, policy) -> tuple[list[str], list[str], lis
     fold_batchnorms(model)
     seen = _record(model, names, batches)
     mods = dict(model.named_modules())
-    done, slower = [], []
-    for n in names:
-        if n not in seen:
-            continue
-        q = Int8Conv(mods[n], tuple(seen[n]["in"]), tuple(seen[n]["out"]))
-        if policy == "faster" and not _keep_if_faster(mods[n], q, seen[n]["x"]):
-            slower.append(n)
-            continue
-        _set(model, n, q)
-        done.append(n)
-    return done, slower, [n for n in names if n not in seen]
+    int8 = {n: Int8Conv(mods[n], tuple(seen[n]["in"]), tuple(seen[n]["out"]))
+            for n in names if n in seen}
+    kept = set(int8) if budget_ms is None else set(_within_budget(
+        {n: _extra_ms(mods[n], q, seen[n]["x"]) for n, q in int8.items()}, budget_ms))
+    for n in kept:
+        _set(model, n, int8[n])
+    return ([n for n in names if n in kept], [n for n in int8 if n not in kept],
+            [n for n in names if n not in seen])
 
 
 def _named(names: list[str], limit: int = 6) -> str:
@@ -231,7 +247,8 @@ def quantize_int8(model: nn.Module, device: torch.device, weight_only: bool = Fa
     backend: ``"torchao"`` or ``"torch.ao"`` for Linear layers (None: :data:`DEFAULT_BACKEND`).
     example: one input batch (times the layers; calibrates Conv without ``calibration``).
     calibration: a list of input batches for the static int8 of Conv layers.
-    policy: ``"faster"`` keeps int8 only where it is not slower; ``"all"`` quantizes every
+    policy: ``"faster"`` keeps int8 only where the model does not get slower (see the module
+    docstring); ``"all"`` quantizes every
     layer it can (smallest model).
     """
     if backend is not None and backend not in BACKENDS:
@@ -257,20 +274,23 @@ def quantize_int8(model: nn.Module, device: torch.device, weight_only: bool = Fa
     swapped = swap_attention(model)
     if swapped:
         steps.append(f"{len(swapped)} attention layers rebuilt from Linear projections")
-    convs, conv_slow, uncalibrated = _convs(model, example, calibration, policy)
+    budget_ms = None  # "all", or nothing to time with: every layer that can be quantized is
+    if policy == "faster" and example is not None:
+        budget_ms = _BUDGET * latency(model, example) * n_rows(example)
+    convs, conv_slow, uncalibrated = _convs(model, example, calibration, budget_ms)
     if convs:
         steps.append(f"static int8 of {len(convs)} Conv layers (x86 int8 kernels, "
                      f"{'calibrated on data' if calibration else 'calibrated on the example batch'})")
     if conv_slow:
-        notes.append(f"{len(conv_slow)} Conv layers stay fp32, int8 was slower on them: "
-                     + _named(conv_slow))
+        notes.append(f"{len(conv_slow)} Conv layers stay fp32, int8 was slower on them at this "
+                     f"batch: {_named(conv_slow)} (int8_layers='all' quantizes them anyway)")
     if uncalibrated:
         notes.append("Conv layers stay fp32 (static int8 needs data= or example_inputs= to "
                      "calibrate on, or they never ran): " + _named(uncalibrated))
     chosen = backend or DEFAULT_BACKEND
     if chosen == "torchao" and not have_torchao():
         raise CompressError("int8_backend='torchao' but torchao is not installed")
-    lins, lin_slow, tiny = _linears(model, chosen, example, policy, shared)
+    lins, lin_slow, tiny = _linears(model, chosen, example, budget_ms, shared)
     if tiny:
         notes.append(f"{len(tiny)} Linear layers stay fp32, too small for int8 to make them "
                      f"smaller: {_named(tiny)}")
