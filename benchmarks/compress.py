@@ -524,12 +524,24 @@ def _pt2e_directly(model, x, calib):
     return convert_pt2e(p)
 
 
-def _randomize_zero_weights(model):
-    """torchvision zero-initialises some heads: logits of 0 make cosine meaningless."""
+def _realistic(model, inputs):
+    """Random weights made closer to a trained model's: torchvision zero-initialises some
+    heads (logits of 0 make cosine meaningless), and BatchNorm statistics are set from a few
+    batches (else activations die out in deep CNNs such as mobilenet_v3)."""
     with torch.no_grad():
         for p in model.parameters():
             if p.dim() >= 2 and float(p.abs().max()) == 0:
                 p.normal_(0, 0.02)
+        bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if bns:
+            from aimauto_nb.compression.adapter import call
+
+            for m in bns:
+                m.reset_running_stats()
+                m.momentum = None  # a plain average over the batches
+            model.train()
+            for _ in range(4):
+                call(model, inputs(16))
     return model.eval()
 
 
@@ -548,8 +560,8 @@ def _arch_case(name, build, inputs, family):
     from aimauto_nb.compression.adapter import forward, latency_pair
 
     torch.manual_seed(0)
-    base = _randomize_zero_weights(build())
-    x1, x8, X = inputs(1), inputs(8), inputs(64)
+    base = _realistic(build(), inputs)
+    x1, x8, X = inputs(1), inputs(8), inputs(256)
     with torch.no_grad():
         ref, y = forward(base, x8), forward(base, X).argmax(-1).numpy()
     s0, rows = size(base), []
