@@ -611,8 +611,10 @@ def _arch_case(name, build, inputs, family):
 
 
 def ours_auto(X, y, x8):
+    """5 points, not 1: with random weights many logits are near ties, so even int8 at cosine
+    0.998 flips a few argmaxes; a trained model's confident predictions flip far less."""
     def run(m):
-        rep = compress(m, "auto", data=(X, y), tolerance=1.0, example_inputs=x8)
+        rep = compress(m, "auto", data=(X, y), tolerance=5.0, example_inputs=x8)
         picked = "; ".join(rep.steps)[:60]
         tried = ", ".join(f"{c['recipe']} {c.get('speed') or 0:.2f}x" for c in rep.candidates)
         return m, f"{picked} | {tried}"

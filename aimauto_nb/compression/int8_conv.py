@@ -7,32 +7,51 @@ kernels but neither pickle nor ``torch.save`` (their ``__setstate__`` skips ``Mo
 and PT2E's exported graph pins the input shape and the call signature; so this layer keeps
 the int8 weight as a plain buffer, packs it for the kernel on first use, and dequantizes its
 output, so it drops into any network in place of the float layer and any input size works.
-Activations use 7 bits (``reduce_range``, as torch's x86 default), which keeps the fbgemm
-kernels exact on CPUs without VNNI.
+Activation ranges come from torch.ao's ``HistogramObserver`` (the range that minimises the
+quantization error, as PT2E's x86 recipe uses); activations use all 8 bits on CPUs with
+VNNI / AMX and 7 bits elsewhere (``reduce_range``: fbgemm's int16 accumulation saturates
+without VNNI).
 """
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
-__all__ = ["Int8Conv", "fold_batchnorms", "CONVS"]
+__all__ = ["Int8Conv", "fold_batchnorms", "activation_observer", "CONVS"]
 
 CONVS = (nn.Conv1d, nn.Conv2d)
-_QMAX = 127  # reduce_range: 7-bit activations
 
 
-def _qparams(lo: float, hi: float) -> tuple[float, int]:
-    lo, hi = min(lo, 0.0), max(hi, 0.0)
-    scale = max(hi - lo, 1e-8) / _QMAX
-    return scale, int(min(_QMAX, max(0, round(-lo / scale))))
+@functools.cache
+def _vnni() -> bool:
+    """True on x86 CPUs with VNNI or AMX-INT8 (Linux: read from /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return any(w in flags for w in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
+def activation_observer():
+    """A torch.ao observer for one activation (uint8, 7 bits without VNNI)."""
+    from torch.ao.quantization.observer import HistogramObserver
+
+    return HistogramObserver(dtype=torch.quint8, reduce_range=not _vnni())
+
+
+def _qparams(observer) -> tuple[float, int]:
+    scale, zero = observer.calculate_qparams()
+    return float(scale), int(zero)
 
 
 class Int8Conv(nn.Module):
-    """A calibrated int8 copy of ``conv`` (input range ``in_range``, output ``out_range``)."""
+    """A calibrated int8 copy of ``conv`` (observers of its input and output)."""
 
-    def __init__(self, conv: nn.Conv1d | nn.Conv2d, in_range: tuple[float, float],
-                 out_range: tuple[float, float]):
+    def __init__(self, conv: nn.Conv1d | nn.Conv2d, in_observer, out_observer):
         super().__init__()
         w = conv.weight.detach().float().cpu()
         scale = w.flatten(1).abs().amax(1).clamp(min=1e-12) / 127.0
@@ -46,7 +65,7 @@ class Int8Conv(nn.Module):
         self.register_buffer("weight_scale", scale)
         self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().float().cpu())
         # scale and zero point of the input and the output, saved with the state_dict
-        self.register_buffer("act_qparams", torch.tensor(_qparams(*in_range) + _qparams(*out_range),
+        self.register_buffer("act_qparams", torch.tensor(_qparams(in_observer) + _qparams(out_observer),
                                                          dtype=torch.float64))
         self._packed = None
 

@@ -31,7 +31,7 @@ from .._imports import try_import
 from ..errors import CompressError
 from .adapter import call, latency, latency_pair, n_rows
 from .attention import swap_attention
-from .int8_conv import CONVS, Int8Conv, _set, fold_batchnorms
+from .int8_conv import CONVS, Int8Conv, _set, activation_observer, fold_batchnorms
 from .torch_ops import Int8WeightOnlyLinear, _replace_linears
 
 __all__ = ["quantize_int8", "BACKENDS", "DEFAULT_BACKEND", "have_torchao", "conv_layers",
@@ -135,9 +135,9 @@ def _hf_conv1d_to_linear(model: nn.Module, skip) -> list[str]:
     return done
 
 
-def _record(model: nn.Module, names: list[str], batches) -> dict[str, dict]:
-    """For each named layer: its first input and the range of its inputs and outputs over
-    ``batches`` (a layer called twice is recorded over both calls)."""
+def _record(model: nn.Module, names: list[str], batches, observe: bool = False) -> dict[str, dict]:
+    """For each named layer: its first input and, with ``observe``, observers of its inputs
+    and outputs over ``batches`` (a layer called twice is observed over both calls)."""
     seen: dict[str, dict] = {}
     mods = dict(model.named_modules())
 
@@ -146,10 +146,10 @@ def _record(model: nn.Module, names: list[str], batches) -> dict[str, dict]:
             x = args[0] if args else None
             if not isinstance(x, torch.Tensor) or not isinstance(out, torch.Tensor):
                 return
-            r = seen.setdefault(name, {"x": x.detach(), "in": [0.0, 0.0], "out": [0.0, 0.0]})
-            for key, t in (("in", x), ("out", out)):
-                r[key][0] = min(r[key][0], float(t.min()))
-                r[key][1] = max(r[key][1], float(t.max()))
+            r = seen.setdefault(name, {"x": x.detach()})
+            if observe:
+                for key, t in (("in", x), ("out", out)):
+                    r.setdefault(key, activation_observer())(t.detach().float())
         return fn
 
     hooks = [mods[n].register_forward_hook(hook(n)) for n in names]
@@ -223,9 +223,9 @@ def _convs(model, batch, calibration, budget_ms) -> tuple[list[str], list[str], 
     if not names or not batches:
         return [], [], names
     fold_batchnorms(model)
-    seen = _record(model, names, batches)
+    seen = _record(model, names, batches, observe=True)
     mods = dict(model.named_modules())
-    int8 = {n: Int8Conv(mods[n], tuple(seen[n]["in"]), tuple(seen[n]["out"]))
+    int8 = {n: Int8Conv(mods[n], seen[n]["in"], seen[n]["out"])
             for n in names if n in seen}
     kept = set(int8) if budget_ms is None else set(_within_budget(
         {n: _extra_ms(mods[n], q, seen[n]["x"]) for n, q in int8.items()}, budget_ms))
