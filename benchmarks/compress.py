@@ -605,7 +605,7 @@ def _arch_case(name, build, inputs, family):
     row("  Torch-Pruning directly (its recipe for the family)",
         lambda m: (_tp_directly(m, x8, family), ""))
     row("structured 50% + int8 (aimauto_nb)", ours(prune=0.5, structured=True, quantize="int8"))
-    row("auto, goal=latency, tolerance 1 point (aimauto_nb)", ours_auto(X, y, x8))
+    row("auto, goal=latency, tolerance 5 points (aimauto_nb)", ours_auto(X, y, x8))
     table(f"{name}: {s0 / 1024:,.0f} KB fp32; metric for auto = agreement with fp32 argmax",
           ["method", "size", "speed b1", "speed b8", "cosine", "time", "what ran"], rows)
 
