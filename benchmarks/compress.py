@@ -1,6 +1,7 @@
 """compress() side by side with calling torch.ao / torch.nn.utils.prune / Torch-Pruning /
 torchao directly, and the tree-ensemble pruning table. Prints tables; run:
-python benchmarks/compress.py [mlp|trees|networks [resnet|transformer|lstm]] (all without one)."""
+python benchmarks/compress.py [mlp|trees|networks [resnet|transformer|lstm]|architectures [names]]
+(all without one)."""
 
 from __future__ import annotations
 
@@ -402,7 +403,6 @@ def network_case(title, make, split, epochs, lr, epochs_ft):
         row("  Torch-Pruning directly", None, note=f"{type(e).__name__}: {str(e)[:50]}")
     m, rep = ours(quantize="int8")
     row("int8 (aimauto_nb, default)", m, note=rep.steps[0][:70])
-    m8 = m
     if make is not ResNet:
         m, rep = ours(quantize="int8", int8_backend="torchao")
         row("int8 (aimauto_nb, int8_backend='torchao')", m, note=rep.steps[0][-45:])
@@ -427,38 +427,204 @@ def network_case(title, make, split, epochs, lr, epochs_ft):
           f"trained {trained_s:.0f}s; latency fp32 {lat0[0]:.3f} ms (batch 1), {lat0[1]:.3f} ms "
           "(batch 64); ratios are before/after",
           ["method", "size", "params", "speed b1", "speed b64", "acc points", "note"], rows)
-    if make is ResNet:
-        compiled(base, m8, xb1, xb64)
 
 
-def compiled(base, int8, xb1, xb64):
-    """What the exported int8 CNN costs eager and under torch.compile, next to fp32."""
-    import torch._dynamo
-    import torch._inductor.config as inductor
+# ---- real architectures: torchvision / timm (where they import), HuggingFace from configs ----
 
-    rows = []
-    for name, m in (("fp32", base), ("int8 PT2E", int8)):
-        row = [name, f"{latency_ms(m, xb1):.3f}", f"{latency_ms(m, xb64):.3f}"]
-        for freezing in (False, True):
-            torch._dynamo.reset()
-            with inductor.patch(freezing=freezing):
-                c = torch.compile(m)
-                for x in (xb1, xb64):
-                    try:
-                        row.append(f"{latency_ms(c, x):.3f}")
-                    except Exception as e:
-                        row.append(f"fails ({type(e).__name__})")
-        rows.append(tuple(row))
-    table("ResNet-style CNN latency (ms): eager, torch.compile, torch.compile with inductor "
-          "freezing (what compress returns is eager)",
-          ["model", "b1 eager", "b64 eager", "b1 compiled", "b64 compiled", "b1 frozen",
-           "b64 frozen"], rows)
+def _arch_models():
+    """name -> (build, input maker, family); only what imports in this venv."""
+    out = {}
+    try:
+        import torchvision.models as tvm
+        from torchvision.models.vision_transformer import VisionTransformer
+
+        img = lambda b: torch.randn(b, 3, 64, 64)  # noqa: E731
+        out["resnet18"] = (lambda: tvm.resnet18(num_classes=10), img, "cnn")
+        out["mobilenet_v3_small"] = (lambda: tvm.mobilenet_v3_small(num_classes=10), img, "cnn")
+        out["torchvision ViT (64px, 2 layers, 128 wide)"] = (
+            lambda: VisionTransformer(image_size=64, patch_size=8, num_layers=2, num_heads=4,
+                                      hidden_dim=128, mlp_dim=256, num_classes=10), img, "tv-vit")
+    except Exception as e:  # PyPI torchvision does not import beside torch 2.13
+        print(f"(torchvision rows skipped: {type(e).__name__}: {str(e)[:60]})")
+    try:
+        import timm
+
+        img = lambda b: torch.randn(b, 3, 64, 64)  # noqa: E731
+        out["timm ViT-tiny (64px, 2 blocks)"] = (
+            lambda: timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=64,
+                                      patch_size=8, depth=2, num_classes=10), img, "timm-vit")
+        out["timm convnext_atto"] = (lambda: timm.create_model("convnext_atto", pretrained=False,
+                                                               num_classes=10), img, "cnn")
+    except Exception as e:
+        print(f"(timm rows skipped: {type(e).__name__}: {str(e)[:60]})")
+    try:
+        import transformers as hf
+
+        hf.logging.set_verbosity_error()
+        ids = lambda b: {"input_ids": torch.randint(0, 1000, (b, 32)),  # noqa: E731
+                         "attention_mask": torch.ones(b, 32, dtype=torch.long)}
+        out["HF BERT (2 layers, 128)"] = (lambda: hf.BertForSequenceClassification(hf.BertConfig(
+            hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512,
+            vocab_size=1000, num_labels=3, max_position_embeddings=64)), ids, "bert")
+        out["HF GPT-2 (2 layers, 128)"] = (lambda: hf.GPT2LMHeadModel(hf.GPT2Config(
+            n_layer=2, n_embd=128, n_head=2, vocab_size=1000, n_positions=64)), ids, "gpt2")
+    except Exception as e:
+        print(f"(HuggingFace rows skipped: {type(e).__name__}: {str(e)[:60]})")
+    return out
+
+
+def _tp_directly(model, x, family):
+    """Torch-Pruning called as its own examples do for that family (50 %)."""
+    import torch_pruning as tp
+
+    from aimauto_nb.compression.adapter import forward
+
+    ignored = [m for m in model.modules() if isinstance(m, nn.Linear)][-1:]
+    kw = {}
+    if family == "tv-vit":
+        kw["channel_groups"] = {m: m.num_heads for m in model.modules()
+                                if isinstance(m, nn.MultiheadAttention)}
+    if family == "timm-vit":
+        kw.update(num_heads={m.qkv: m.num_heads for m in model.modules() if hasattr(m, "qkv")},
+                  prune_num_heads=True, prune_head_dims=False, head_pruning_ratio=0.5)
+    if family == "bert":
+        att = [m for m in model.modules() if type(m).__name__ == "BertSelfAttention"]
+        kw.update(num_heads={p: m.num_attention_heads for m in att for p in (m.query, m.key, m.value)},
+                  prune_num_heads=True, prune_head_dims=False, head_pruning_ratio=0.5)
+    pruner = tp.pruner.BasePruner(model, x, importance=tp.importance.GroupMagnitudeImportance(p=2),
+                                  pruning_ratio=0.5, ignored_layers=ignored,
+                                  forward_fn=forward, **kw)
+    pruner.step()
+    for m in model.modules():
+        if family == "timm-vit" and hasattr(m, "qkv"):
+            m.num_heads = pruner.num_heads[m.qkv]
+            m.head_dim = m.qkv.out_features // (3 * m.num_heads)
+        if family == "bert" and type(m).__name__ == "BertSelfAttention":
+            m.num_attention_heads = pruner.num_heads[m.query]
+            m.attention_head_size = m.query.out_features // m.num_attention_heads
+            m.all_head_size = m.query.out_features
+    if family == "tv-vit":
+        model.hidden_dim = model.conv_proj.out_channels
+    return model
+
+
+def _pt2e_directly(model, x, calib):
+    """The PT2E recipe: strict export (a non-strict one fails on a reused nn.ReLU), x86
+    inductor quantizer, calibrate, convert; run eager."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as xiq
+
+    g = torch.export.export(model, (x[:2],), strict=True,
+                            dynamic_shapes=({0: torch.export.Dim("batch")},)).module()
+    q = xiq.X86InductorQuantizer()
+    q.set_global(xiq.get_default_x86_inductor_quantization_config())
+    p = prepare_pt2e(g, q)
+    with torch.no_grad():
+        p(calib)
+    return convert_pt2e(p)
+
+
+def _realistic(model, inputs):
+    """Random weights made closer to a trained model's: torchvision zero-initialises some
+    heads (logits of 0 make cosine meaningless), and BatchNorm statistics are set from a few
+    batches (else activations die out in deep CNNs such as mobilenet_v3)."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2 and float(p.abs().max()) == 0:
+                p.normal_(0, 0.02)
+        bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if bns:
+            from aimauto_nb.compression.adapter import call
+
+            for m in bns:
+                m.reset_running_stats()
+                m.momentum = None  # a plain average over the batches
+            model.train()
+            for _ in range(4):
+                call(model, inputs(16))
+    return model.eval()
+
+
+def architectures(only=()):
+    """int8, structured 50 %, both and "auto" on real architectures (random weights), next to
+    the libraries called directly. Speed = fp32 time / compressed time at batch 1 and 8,
+    timed interleaved with the fp32 model (median of >= 20 each), 1 thread, eager; cosine of
+    the logits to the fp32 model's on a batch of 8."""
+    print(f"torch {torch.__version__}")
+    for name, (build, inputs, family) in _arch_models().items():
+        if not only or any(w.lower() in name.lower() for w in only):
+            _arch_case(name, build, inputs, family)
+
+
+def _arch_case(name, build, inputs, family):
+    from aimauto_nb.compression.adapter import forward, latency_pair
+
+    torch.manual_seed(0)
+    base = _realistic(build(), inputs)
+    x1, x8, X = inputs(1), inputs(8), inputs(256)
+    with torch.no_grad():
+        ref, y = forward(base, x8), forward(base, X).argmax(-1).numpy()
+    s0, rows = size(base), []
+
+    def row(label, make):
+        t = time.perf_counter()
+        try:
+            m, note = make(copy.deepcopy(base))
+            secs = time.perf_counter() - t
+            sp = [a / b for a, b in (latency_pair(base, m, xb, repeats=25, budget_s=20)
+                                     for xb in (x1, x8))]
+            with torch.no_grad():
+                cos = float(nn.functional.cosine_similarity(forward(m, x8).flatten(),
+                                                            ref.flatten(), 0))
+        except Exception as e:
+            rows.append((label, "fails", "", "", "", "", f"{type(e).__name__}: {str(e)[:70]}"))
+            print("  ", rows[-1], flush=True)
+            return
+        rows.append((label, f"{s0 / size(m):.2f}×", f"{sp[0]:.2f}×", f"{sp[1]:.2f}×",
+                     f"{cos:.4f}", f"{secs:.1f}s", note[:90]))
+        print("  ", rows[-1], flush=True)
+
+    def ours(**kw):
+        def run(m):
+            rep = compress(m, data=(X, y), example_inputs=x8, progress=False, **kw)
+            return m, "; ".join(rep.steps)[:90]
+        return run
+
+    def direct_dynamic(m):
+        return torch.ao.quantization.quantize_dynamic(m, {nn.Linear}, dtype=torch.qint8), ""
+
+    def direct_torchao(m):
+        return torchao_directly(m, x8), ""
+
+    row("int8 (aimauto_nb default)", ours(quantize="int8"))
+    row("  torch.ao quantize_dynamic (Linear) directly", direct_dynamic)
+    row("  torchao quantize_ (Int8DynamicActivationInt8Weight) directly", direct_torchao)
+    if family == "cnn":
+        row("  PT2E x86 static int8 directly (eager)", lambda m: (_pt2e_directly(m, x8, X), ""))
+    row("structured 50% (aimauto_nb)", ours(prune=0.5, structured=True))
+    row("  Torch-Pruning directly (its recipe for the family)",
+        lambda m: (_tp_directly(m, x8, family), ""))
+    row("structured 50% + int8 (aimauto_nb)", ours(prune=0.5, structured=True, quantize="int8"))
+    row("auto, goal=latency, tolerance 5 points (aimauto_nb)", ours_auto(X, y, x8))
+    table(f"{name}: {s0 / 1024:,.0f} KB fp32; metric for auto = agreement with fp32 argmax",
+          ["method", "size", "speed b1", "speed b8", "cosine", "time", "what ran"], rows)
+
+
+def ours_auto(X, y, x8):
+    """5 points, not 1: with random weights many logits are near ties, so even int8 at cosine
+    0.998 flips a few argmaxes; a trained model's confident predictions flip far less."""
+    def run(m):
+        rep = compress(m, "auto", data=(X, y), tolerance=5.0, example_inputs=x8)
+        picked = "; ".join(rep.steps)[:60]
+        tried = ", ".join(f"{c['recipe']} {c.get('speed') or 0:.2f}x" for c in rep.candidates)
+        return m, f"{picked} | {tried}"
+    return run
 
 
 if __name__ == "__main__":
     import sys
 
-    which = sys.argv[1:] or ["mlp", "trees", "networks"]
+    which = sys.argv[1:] or ["mlp", "trees", "networks", "architectures"]
     if "mlp" in which:
         digits_mlp()
         finetune_rows()
@@ -468,3 +634,5 @@ if __name__ == "__main__":
         trees()
     if "networks" in which:  # networks [resnet|transformer|lstm ...]
         networks(only=[w for w in which if w != "networks"])
+    if "architectures" in which:  # architectures [resnet18 mobilenet vit bert gpt2 ...]
+        architectures(only=[w for w in which if w != "architectures"])

@@ -7,6 +7,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from aimauto_nb import compress
+from aimauto_nb.errors import CompressError
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -38,13 +39,29 @@ def test_int8_on_cpu_is_in_place_smaller_and_as_accurate(mlp, digits):
     _, X_te, _, y_te = digits
     m = copy.deepcopy(mlp)
     ident = id(m)
-    rep = compress(m, quantize="int8", data=(X_te, y_te))
+    rep = compress(m, quantize="int8", data=(X_te, y_te), int8_layers="all")
     assert id(m) == ident
     assert all(type(x) is not nn.Linear for x in m.modules())  # layers were replaced in place
     assert rep.size_ratio > 3.0 and rep.metric == "accuracy"  # 3.5+ on wider layers (benchmark)
     assert abs(rep.metric_change) <= 0.01 and rep.output_diff < 1.0
     assert "torch.ao" in rep.steps[0] and rep.device == "cpu"
     assert m(torch.tensor(X_te[:3])).shape == (3, 10)
+
+
+def test_default_int8_keeps_fp32_where_int8_is_slower_and_says_so(mlp, digits, monkeypatch):
+    """int8 is timed per layer; a layer where it loses stays fp32 and the note names it."""
+    import aimauto_nb.compression.quantize as q
+
+    _, X_te, _, y_te = digits
+    m = copy.deepcopy(mlp)
+    extra = iter([-0.01, 1e6, -0.01])  # ms int8 adds: the middle Linear is far slower in int8
+    monkeypatch.setattr(q, "_extra_ms", lambda *a: next(extra))
+    rep = compress(m, quantize="int8", data=(X_te, y_te))
+    assert type(m[2]) is nn.Linear and type(m[0]) is not nn.Linear and type(m[4]) is not nn.Linear
+    assert "dynamic int8 of 2 Linear layers" in rep.steps[0]
+    assert any("stay fp32" in n and ": 2 (" in n and "int8_layers='all'" in n for n in rep.notes)
+    with pytest.raises(ValueError, match="int8_layers must be"):
+        compress(copy.deepcopy(mlp), quantize="int8", int8_layers="most")
 
 
 def test_unstructured_pruning_is_permanent(mlp, digits):
@@ -116,7 +133,7 @@ def test_a_failure_mid_way_leaves_the_model_exactly_as_it_was(mlp, monkeypatch):
         raise RuntimeError("quantizer exploded")
 
     monkeypatch.setattr(flow, "quantize_int8", boom)
-    with pytest.raises(RuntimeError, match="exploded"):
+    with pytest.raises(CompressError, match="RuntimeError: .*exploded"):
         compress(m, prune=0.5, quantize="int8")  # pruning ran before the failure
     assert all(type(x) in (nn.Linear, nn.ReLU, nn.Sequential) for x in m.modules())
     assert all(torch.equal(state[k], v) for k, v in m.state_dict().items())

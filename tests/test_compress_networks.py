@@ -99,7 +99,7 @@ def test_embedding_lstm_int8_and_unstructured_take_integer_inputs(tokens):
     assert rep.size_ratio > 2.5 and rep.output_diff < 0.05 and rep.latency_after is not None
     m = RNNClassifier()
     rep = compress(m, quantize="int8")  # no data: nothing needs an input but the timing
-    assert rep.latency_before is None and "example_inputs" in rep.notes[-1]
+    assert rep.latency_before is None and any("example_inputs" in n for n in rep.notes)
     m = RNNClassifier()
     compress(m, prune=0.5)
     w = torch.cat([p.flatten() for n, p in m.rnn.named_parameters() if n.startswith("weight")])
@@ -136,7 +136,8 @@ def test_lstm_hidden_units_match_the_masked_network(layers):
     assert m.rnn.hidden_size == 5 and m.fc.in_features == 5 and m.fc.out_features == 3
     assert m.emb.embedding_dim == 8 and m.rnn.input_size == 8
     assert torch.allclose(m(x), ref, atol=1e-6)
-    assert "parameters removed" in rep.steps[0] and not rep.notes
+    assert "parameters removed" in rep.steps[0]
+    assert not [n for n in rep.notes if not n.startswith("slower than the original")]
 
 
 def test_gru_int8_and_structured_refusal(tokens):
@@ -173,7 +174,7 @@ def test_transformer_int8_quantizes_the_attention_too(tokens):
     X, y = tokens
     torch.manual_seed(0)
     m = TransformerClassifier(d=64).eval()
-    rep = compress(m, quantize="int8", data=(X[:50], y[:50]))
+    rep = compress(m, quantize="int8", data=(X[:50], y[:50]), int8_layers="all")
     assert "2 attention layers rebuilt" in rep.steps[0]
     assert rep.size_ratio > 3.0 and rep.output_diff < 0.1
 
@@ -209,22 +210,21 @@ def test_resnet_structured_pruning_through_the_residual(images):
     assert rep.size_ratio > 1.8 and "Torch-Pruning" in rep.steps[0]  # 3x on wider ones
 
 
-@pytest.mark.slow
-def test_conv_int8_is_static_pt2e_and_needs_calibration_data(images):
-    pytest.importorskip("torchao")
+def test_conv_int8_is_static_calibrated_on_data_and_keeps_any_batch(images):
     X, y = images
     torch.manual_seed(0)
     m = ResNet(c=32).eval()
-    state, types = _state(m), [type(x) for x in m.modules()]
-    with pytest.raises(CompressError, match=r"Conv layers \(stem.0, block.c1, block.c2\).*data="):
-        compress(m, quantize="int8")
-    _same(m, state, types)
+    rep = compress(m, quantize="int8")  # nothing to calibrate on: the Convs stay fp32
+    assert any(n.startswith("Conv layers stay fp32") and "stem.0" in n for n in rep.notes)
+    assert isinstance(m.block.c1, nn.Conv2d)
+    m = ResNet(c=32).eval()
     x = torch.tensor(X[:5])
     ref = m(x).detach()
-    rep = compress(m, quantize="int8", data=(X, y))
-    assert "PT2E" in rep.steps[0] and rep.size_ratio > 3.0
+    rep = compress(m, quantize="int8", data=(X, y), int8_layers="all")
+    assert "static int8 of 3 Conv layers" in rep.steps[0] and "calibrated on data" in rep.steps[0]
+    assert rep.size_ratio > 3.0 and isinstance(m.block.b1, nn.Identity)  # BatchNorm folded
     assert (m(x) - ref).abs().max() < 0.2 and abs(rep.metric_change) <= 0.02
-    assert m(x[:1]).shape == (1, 10)  # the exported graph takes any batch size
+    assert m(x[:1]).shape == (1, 10) and rep.cosine > 0.99
     m.train()
     m.eval()
     copy.deepcopy(m)
@@ -234,7 +234,8 @@ def test_torchao_backend_names_itself_and_bad_backend_is_refused(tokens):
     pytest.importorskip("torchao")
     X, y = tokens
     m = RNNClassifier(hidden=64)
-    rep = compress(m, quantize="int8", data=(X, y), int8_backend="torchao")
+    m.fc = nn.Linear(64, 32)  # big enough for int8 to make it smaller
+    rep = compress(m, quantize="int8", data=(X, y), int8_backend="torchao", int8_layers="all")
     assert "torchao Int8DynamicActivationInt8WeightConfig" in rep.steps[0]
     assert rep.output_diff < 0.05
     with pytest.raises(ValueError, match="int8_backend must be one of"):
@@ -242,7 +243,8 @@ def test_torchao_backend_names_itself_and_bad_backend_is_refused(tokens):
     with pytest.raises(ValueError, match="int8_backend applies to quantize"):
         compress(RNNClassifier(), prune=0.5, int8_backend="torchao")
     rep = compress(RNNClassifier(), quantize="int8-weight-only", data=(X, y))
-    assert "torchao Int8WeightOnlyConfig" in rep.steps[0] and "rnn" in rep.notes[0]
+    assert "torchao Int8WeightOnlyConfig" in rep.steps[0]
+    assert any(n.startswith("weight-only int8 covers Linear") and "rnn" in n for n in rep.notes)
 
 
 @pytest.mark.parametrize("make, kw", [
@@ -255,7 +257,7 @@ def test_torchao_backend_names_itself_and_bad_backend_is_refused(tokens):
     (lambda: ResNet(), dict(quantize="int8")),
 ])
 def test_every_path_leaves_the_model_as_it_was_when_it_fails(make, kw, tokens, images, monkeypatch):
-    """The step runs, then the measurement after it fails: the model must be as it was."""
+    """The step runs, then the timing after it fails: the model must be as it was."""
     if "int8_backend" in kw or isinstance(make(), ResNet):
         pytest.importorskip("torchao")
     import aimauto_nb.compression.torch_flow as flow
@@ -264,18 +266,16 @@ def test_every_path_leaves_the_model_as_it_was_when_it_fails(make, kw, tokens, i
     m = make().eval()
     X, y = images if isinstance(m, ResNet) else tokens
     state, types = _state(m), [type(x) for x in m.modules()]
-    real, calls = flow.measure_latency, []
+    calls = []
 
-    def fail_second(*a, **k):
+    def fail(*a, **k):
         calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("measurement exploded")
-        return real(*a, **k)
+        raise RuntimeError("measurement exploded")
 
-    monkeypatch.setattr(flow, "measure_latency", fail_second)
-    with pytest.raises(RuntimeError, match="exploded"):
+    monkeypatch.setattr(flow, "latency_pair", fail)
+    with pytest.raises(CompressError, match="RuntimeError: .*exploded"):
         compress(m, data=(X[:64], y[:64]), **kw)
-    assert len(calls) == 2
+    assert len(calls) == 1
     _same(m, state, types)
     assert "forward" not in m.__dict__
 

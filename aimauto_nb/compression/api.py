@@ -17,13 +17,14 @@ import numpy as np
 
 from ..measure import dumps, is_torch_module, measure_latency
 from .report import CompressReport
+from .rows import n_rows
 
 __all__ = ["compress", "distill", "CompressReport", "QUANTIZE"]
 
 QUANTIZE = ("int8", "int8-weight-only")
 
 
-def _check(prune, structured, quantize, data, tolerance):
+def _check(prune, structured, quantize, data, tolerance, recipe=None):
     if prune is not None and prune != "auto":
         if isinstance(prune, bool) or not isinstance(prune, numbers.Real) or not 0 < prune < 1:
             raise ValueError(f'prune must be a fraction in (0, 1) or "auto", got {prune!r}')
@@ -31,18 +32,19 @@ def _check(prune, structured, quantize, data, tolerance):
         raise ValueError(f"quantize must be one of {QUANTIZE}, got {quantize!r}")
     if structured and prune is None:
         raise ValueError("structured=True needs prune=FRACTION")
-    if prune is None and quantize is None:
-        raise ValueError("nothing to do: pass prune=FRACTION, prune='auto' or quantize='int8'")
+    if prune is None and quantize is None and recipe is None:
+        raise ValueError("nothing to do: pass prune=FRACTION, quantize='int8' or "
+                         "compress(model, 'auto', data=...)")
     if tolerance is not None:
-        if prune != "auto":
-            raise ValueError('tolerance applies to prune="auto" only')
+        if prune != "auto" and recipe != "auto":
+            raise ValueError('tolerance applies to compress(model, "auto") and prune="auto" only')
         if not isinstance(tolerance, numbers.Real) or tolerance < 0:
             raise ValueError(f"tolerance must be a non-negative number of points, got {tolerance!r}")
     if data is not None:
         if not isinstance(data, tuple | list) or len(data) != 2:
             raise ValueError("data must be a pair (X, y)")
-        if len(data[0]) != len(data[1]):
-            raise ValueError(f"data: X has {len(data[0])} rows but y has {len(data[1])}")
+        if n_rows(data[0]) != len(data[1]):
+            raise ValueError(f"data: X has {n_rows(data[0])} rows but y has {len(data[1])}")
     if prune == "auto" and data is None:
         raise ValueError('prune="auto" needs data=(X, y) to judge the smaller models on')
 
@@ -75,12 +77,14 @@ def _restore(model, backup) -> None:
     model.__dict__.update(backup.__dict__)
 
 
-def compress(model: Any, *, prune: float | str | None = None, structured: bool = False,
+def compress(model: Any, recipe: str | None = None, *, prune: float | str | None = None,
+             structured: bool = False,
              quantize: str | None = None, device: str | None = None, data: tuple | None = None,
              tolerance: float | None = None, finetune: tuple | None = None, epochs: int = 3,
              lr: float | None = None, batch_size: int | None = None, distill: bool | None = None,
              loss: str | Callable | None = None, progress: bool = True,
-             example_inputs: Any = None, int8_backend: str | None = None) -> CompressReport:
+             example_inputs: Any = None, int8_backend: str | None = None,
+             int8_layers: str = "faster", goal: str = "latency") -> CompressReport:
     """Shrink a fitted ``model`` in place and report size, latency and metric before/after.
 
     If any step fails the model is left exactly as it was and the error is raised.
@@ -91,6 +95,11 @@ def compress(model: Any, *, prune: float | str | None = None, structured: bool =
         A PyTorch module (any architecture), LightGBM / XGBoost / CatBoost (scikit-learn API;
         LightGBM Booster too), scikit-learn (Hist)GradientBoosting, RandomForest / ExtraTrees,
         or a linear model.
+    recipe : {"auto"}, optional
+        ``"auto"`` (with ``data``): try the candidate recipes (torch: int8, structured 25 % and
+        50 %, each with int8; trees: fewer iterations / trees), measure each on ``data`` and
+        apply the best one for ``goal`` within ``tolerance`` points of the original metric.
+        The report lists the candidates tried.
     prune : float in (0, 1) or "auto", optional
         What to remove: torch, the smallest weights (globally) or, with ``structured``, this
         fraction of each layer's channels / units; boosting, the last iterations; forests,
@@ -100,16 +109,19 @@ def compress(model: Any, *, prune: float | str | None = None, structured: bool =
         Torch: remove whole neurons, channels, attention and embedding dimensions and LSTM
         units, so the layers really shrink (needs ``prune``).
     quantize : {"int8", "int8-weight-only"}, optional
-        Torch on CPU: dynamic int8 of Linear / LSTM / GRU / attention, static int8 (PT2E,
-        calibrated on ``data``) for Conv models; on CUDA, or ``"int8-weight-only"``,
-        weight-only int8.
+        Torch on CPU: dynamic int8 of Linear / LSTM / GRU / attention and static int8 of
+        Conv1d / Conv2d (x86 int8 kernels, calibrated on ``data``), each layer only where
+        int8 is measured not slower than fp32; weights shared between layers (a tied
+        ``lm_head``) are left as they are. On CUDA, or ``"int8-weight-only"``, weight-only
+        int8 of the Linear layers.
     device : {"cpu", "cuda"}, optional
         Move a torch model there first.
     data : tuple (X, y), optional
         Rows to report the metric (accuracy or r2) and the torch output difference on, to
         calibrate Conv int8, and for ``prune="auto"``.
     tolerance : float, optional
-        Points of metric ``prune="auto"`` may give up (default 0.5).
+        Points of metric ``"auto"`` / ``prune="auto"`` may give up (default 0.5; 1 point =
+        0.01 accuracy).
     finetune : tuple (X_train, y_train), optional
         Train a pruned torch model for ``epochs`` before it is quantized.
     epochs : int, default 3
@@ -125,21 +137,41 @@ def compress(model: Any, *, prune: float | str | None = None, structured: bool =
         Fine-tuning loss; inferred from the output shape and ``y`` by default.
     progress : bool, default True
         Show fine-tuning progress (a tqdm bar: a widget in notebooks, text elsewhere).
-    example_inputs : torch.Tensor or tuple of torch.Tensor, optional
-        One batch as ``forward`` takes it, to trace, probe and time the model. Default: the
-        first rows of ``data`` / ``finetune`` X with their dtype (integer arrays become
-        ``torch.long``). Structured pruning and Conv int8 need one of these unless the model
-        starts with ``nn.Linear``.
+    example_inputs : torch.Tensor, tuple of torch.Tensor or dict of str to torch.Tensor, optional
+        One batch as ``forward`` takes it (a tuple: positional arguments; a dict: keyword
+        arguments, e.g. ``{"input_ids": ids, "attention_mask": mask}``), to trace, time and
+        choose int8 layers with. Default: the first 256 rows of ``data`` / ``finetune`` X
+        (which may be a dict of arrays too; integer arrays become ``torch.long``).
+        Structured pruning and Conv int8 need one of these unless the model starts with
+        ``nn.Linear``.
     int8_backend : {"torch.ao", "torchao"}, optional
-        Dynamic int8 of Linear layers on CPU (default ``"torch.ao"``, the faster one in
-        ``benchmarks/compress.py``).
+        Dynamic int8 of the Linear layers on CPU (default ``"torch.ao"``, the faster one in
+        ``benchmarks/compress.py``); Conv layers always use PyTorch's x86 int8 kernels.
+    int8_layers : {"faster", "all"}, default "faster"
+        Torch on CPU: ``"faster"`` quantizes a layer only where int8 is measured not slower
+        (on the example batch), so int8 never slows a model down; ``"all"`` quantizes every
+        layer it can (smallest model, may be slower on small layers).
+    goal : {"latency", "size"}, default "latency"
+        What ``"auto"`` optimises; ``"size"`` also quantizes layers where int8 is slower.
 
     Returns
     -------
     CompressReport
         Steps taken, size, latency and metric before and after (an HTML table in notebooks).
     """
-    _check(prune, structured, quantize, data, tolerance)
+    if recipe is not None and recipe != "auto":
+        raise ValueError(f'recipe must be "auto", got {recipe!r}')
+    if int8_layers not in ("faster", "all"):
+        raise ValueError(f'int8_layers must be "faster" or "all", got {int8_layers!r}')
+    if goal not in ("latency", "size"):
+        raise ValueError(f'goal must be "latency" or "size", got {goal!r}')
+    if recipe == "auto" and (prune is not None or quantize is not None or structured):
+        raise ValueError('compress(model, "auto") chooses prune / structured / quantize itself')
+    if recipe == "auto" and data is None:
+        raise ValueError('compress(model, "auto") needs data=(X, y) to judge the candidates on')
+    if recipe == "auto" and not is_torch_module(model):
+        prune = "auto"
+    _check(prune, structured, quantize, data, tolerance, recipe)
     if finetune is None and (distill is not None or loss is not None):
         raise ValueError("distill= and loss= apply to fine-tuning: pass finetune=(X_train, y_train)")
     if finetune is not None and not is_torch_module(model):
@@ -148,15 +180,24 @@ def compress(model: Any, *, prune: float | str | None = None, structured: bool =
         raise TypeError("example_inputs= and int8_backend= apply to PyTorch modules, not "
                         f"{type(model).__name__}")
     if is_torch_module(model):
-        from .inputs import check_example_inputs
+        from .adapter import check_example_inputs
         from .quantize import BACKENDS
         from .torch_flow import compress_torch
 
         check_example_inputs(example_inputs)
         if int8_backend is not None and int8_backend not in BACKENDS:
             raise ValueError(f"int8_backend must be one of {BACKENDS}, got {int8_backend!r}")
-        if int8_backend is not None and quantize is None:
+        if int8_backend is not None and quantize is None and recipe is None:
             raise ValueError("int8_backend applies to quantize='int8'")
+        if recipe == "auto":
+            from .auto import compress_auto
+
+            if finetune is not None:
+                raise ValueError('compress(model, "auto") does not fine-tune; call it, then '
+                                 "distill() or compress with finetune=")
+            return compress_auto(model, data, 0.5 if tolerance is None else float(tolerance), goal,
+                                 device=device, example_inputs=example_inputs,
+                                 int8_backend=int8_backend)
 
         if prune == "auto":
             raise ValueError('prune="auto" applies to tree ensembles; give torch models a fraction')
@@ -168,7 +209,8 @@ def compress(model: Any, *, prune: float | str | None = None, structured: bool =
             return compress_torch(model, prune, structured, quantize, device, data,
                                   finetune=finetune, teacher=teacher, epochs=epochs, lr=lr,
                                   batch_size=batch_size, loss=loss, progress=progress,
-                                  example_inputs=example_inputs, int8_backend=int8_backend)
+                                  example_inputs=example_inputs, int8_backend=int8_backend,
+                                  reference=backup, int8_policy=int8_layers)
         except BaseException:
             _restore(model, backup)
             raise
@@ -188,7 +230,7 @@ def compress(model: Any, *, prune: float | str | None = None, structured: bool =
     if device not in (None, "cpu"):
         raise ValueError(f"{type(model).__name__} is compressed on the CPU; device={device!r} "
                          "applies to PyTorch modules")
-    if prune == "auto" and kind == "linear":
+    if prune == "auto" and not kind.auto:
         raise ValueError('prune="auto" applies to boosting and forests; give a fraction')
     backup = copy.deepcopy(model)
     try:
@@ -215,32 +257,23 @@ def _estimator_metric(model, kind, data):
     if data is None:
         return None, None
     from .quality import quality
-    from .trees import _is_classification, _labels
 
     X, y = data
-    classification = _is_classification(model, kind, y)
-    return quality(y, _labels(model, kind, model.predict(X), classification), classification)
+    classification = kind.is_classification(model, y)
+    return quality(y, kind.labels(model.predict(X), classification), classification)
 
 
 def _compress_estimator(model, kind, prune, data, tolerance) -> CompressReport:
-    from . import trees
-
     batch = _batch(model, data)
     rep = CompressReport(model_type=type(model).__name__, device="cpu")
     rep.size_before = len(dumps(model))
     rep.latency_batch = None if batch is None else len(batch)
     rep.latency_before = None if batch is None else measure_latency(model, batch)
     rep.metric, rep.metric_before = _estimator_metric(model, kind, data)
-    if kind in trees.BOOSTING:
-        rep.steps.append(trees.prune_boosting(model, kind, prune, data, tolerance))
-    elif kind == "forest":
-        rep.steps.append(trees.prune_forest(model, prune, data, tolerance))
-    else:
-        rep.steps.append(trees.prune_linear(model, prune))
+    rep.steps.append(kind.prune(model, prune, data, tolerance))
     rep.size_after = len(dumps(model))
     rep.latency_after = None if batch is None else measure_latency(model, batch)
     _, rep.metric_after = _estimator_metric(model, kind, data)
-    if kind == "forest" and data is not None:
-        rep.notes.append("trees were chosen on the same data the metric is reported on; "
-                         "check on held-out data")
+    if kind.data_note and data is not None:
+        rep.notes.append(kind.data_note)
     return rep

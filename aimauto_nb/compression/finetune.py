@@ -25,8 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..measure import as_torch_input, n_rows, take_rows, torch_device
-from .inputs import call
+from ..measure import torch_device
+from .adapter import forward, n_rows, take, to_device, to_input
 
 __all__ = ["distill", "fit_module", "check_targets", "FitResult"]
 
@@ -61,7 +61,7 @@ def check_targets(model, X, y, loss=None) -> str:
     was = model.training
     model.eval()
     with torch.no_grad():
-        out = call(model, as_torch_input(take_rows(X, slice(0, 2)), torch_device(model)))
+        out = forward(model, to_input(take(X, slice(0, 2)), torch_device(model)))
     model.train(was)
     y_np = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
     integer = y_np.dtype.kind in "iub"
@@ -123,7 +123,7 @@ def _loss_fn(task: str, loss, teacher, temperature: float, alpha: float) -> Call
 def _score(model, X, y, task) -> float:
     model.eval()
     with torch.no_grad():
-        out = torch.cat([call(model, take_rows(X, slice(i, i + 1024)))
+        out = torch.cat([forward(model, take(X, slice(i, i + 1024)))
                          for i in range(0, n_rows(X), 1024)])
     if task == "classification":
         return float((out.argmax(dim=-1) == y).float().mean())
@@ -150,7 +150,7 @@ def fit_module(model, X, y, *, epochs=3, lr=None, batch_size=None, teacher=None,
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     task = check_targets(model, X, y, loss)
     device = torch_device(model)
-    Xt = as_torch_input(X, device)
+    Xt = to_input(X, device)
     y_dtype = torch.long if task == "classification" else torch.float32
     yt = torch.as_tensor(np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y), dtype=y_dtype,
                          device=device)
@@ -158,11 +158,11 @@ def fit_module(model, X, y, *, epochs=3, lr=None, batch_size=None, teacher=None,
     if teacher is not None:
         teacher.eval()
         with torch.no_grad():
-            soft = torch.cat([call(teacher, take_rows(Xt, slice(i, i + 1024)))
+            soft = torch.cat([forward(teacher, take(Xt, slice(i, i + 1024)))
                               for i in range(0, n_rows(Xt), 1024)]).float()
     Xv = yv = None
     if valid is not None:
-        Xv = as_torch_input(valid[0], device)
+        Xv = to_input(valid[0], device)
         yv = torch.as_tensor(np.asarray(valid[1]), dtype=y_dtype, device=device)
     masks = _masks(model) if keep_zeros else {}
     params = dict(model.named_parameters())
@@ -183,7 +183,7 @@ def fit_module(model, X, y, *, epochs=3, lr=None, batch_size=None, teacher=None,
             for idx in torch.randperm(n_rows(Xt), generator=gen).split(bs):
                 idx = idx.to(device)
                 opt.zero_grad()
-                out = call(model, take_rows(Xt, idx))
+                out = forward(model, take(Xt, idx))
                 value = objective(out, yt[idx], None if soft is None else soft[idx])
                 value.backward()
                 opt.step()
@@ -235,10 +235,10 @@ def distill(teacher, student, data, *, epochs=3, lr=None, batch_size=None, tempe
         teacher.eval()
         student_was = student.training
         student.eval()
-        probe = as_torch_input(take_rows(X, slice(0, 2)), device)
+        probe = to_input(take(X, slice(0, 2)), device)
         t_dev = torch_device(teacher)
-        t_probe = tuple(p.to(t_dev) for p in probe) if isinstance(probe, tuple) else probe.to(t_dev)
-        t_out, s_out = call(teacher, t_probe), call(student, probe)
+        t_probe = to_device(probe, t_dev)
+        t_out, s_out = forward(teacher, t_probe), forward(student, probe)
         student.train(student_was)
     if t_out.shape != s_out.shape:
         raise ValueError(f"student outputs shape {tuple(s_out.shape[1:])} per row but the teacher "

@@ -28,12 +28,14 @@ class CompressReport:
     metric_before: float | None = None
     metric_after: float | None = None
     output_diff: float | None = None
+    cosine: float | None = None  # cosine similarity of the outputs on data, after vs before
     metric_compressed: float | None = None  # after pruning, before fine-tuning
     metric_finetuned: float | None = None  # after fine-tuning, before quantization
     finetune: str | None = None  # "distillation" | "labels"
     finetune_epochs: int | None = None
     finetune_seconds: float | None = None
     notes: list[str] = field(default_factory=list)
+    candidates: list[dict] = field(default_factory=list)  # what compress(model, "auto") tried
 
     @property
     def size_ratio(self) -> float | None:
@@ -77,6 +79,23 @@ class CompressReport:
                         f"{self.finetune}, {self.finetune_epochs} epochs, {self.finetune_seconds:.1f}s"))
         if self.output_diff is not None:
             out.append(("max |output difference|", "", f"{self.output_diff:.3g}", ""))
+        if self.cosine is not None:
+            out.append(("output cosine similarity", "", f"{self.cosine:.4f}", ""))
+        return out
+
+    def candidate_rows(self) -> list[tuple[str, str, str, str, str]]:
+        """(recipe, size x, speed x, metric, verdict) of each candidate ``"auto"`` tried."""
+        def x(v):
+            return "—" if v is None else f"{v:.2f}×"
+
+        out = []
+        for c in self.candidates:
+            if "error" in c:
+                out.append((c["recipe"], "—", "—", "—", f"failed: {c['error']}"))
+            else:
+                out.append((c["recipe"], x(c["size"]), x(c["speed"]),
+                            "—" if c["metric"] is None else f"{c['metric']:.4f}",
+                            "within tolerance" if c["within"] else "too inaccurate"))
         return out
 
     def __repr__(self) -> str:
@@ -84,6 +103,9 @@ class CompressReport:
         for name, a, b, c in self.rows():
             lines.append(f"  {name:<26} {a:>16} -> {b:>16}  {c}")
         lines += [f"  note: {n}" for n in self.notes]
+        if self.candidates:
+            lines.append(f"  {'candidate':<24} {'size':>7} {'speed':>7} {self.metric or 'metric':>9}")
+            lines += [f"  {r:<24} {s:>7} {v:>7} {m:>9}  {w}" for r, s, v, m, w in self.candidate_rows()]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -95,6 +117,11 @@ class CompressReport:
             for n, a, b, c in self.rows()
         )
         notes = "".join(f"<li>{e(n)}</li>" for n in self.notes)
+        if self.candidates:
+            cells = "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>"
+                            for row in self.candidate_rows())
+            body += (f"<tr><th>candidate</th><th>size</th><th>speed</th><th>{e(self.metric or '')}"
+                     f"</th></tr>{cells}")
         return (f"<div class='aimauto-compress'>{head}<table><thead><tr><th></th><th>before</th>"
                 f"<th>after</th><th>change</th></tr></thead><tbody>{body}</tbody></table>"
                 + (f"<ul>{notes}</ul>" if notes else "") + "</div>")

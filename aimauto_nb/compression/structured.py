@@ -22,7 +22,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .._imports import try_import
 from ..errors import CompressError, InputError
+from .adapter import call, forward
+from .heads import find_attention, update_heads, update_widths, width_attributes
 from .torch_ops import _ELEMENTWISE
 from .torch_ops import prune_structured as prune_chain
 
@@ -30,10 +33,6 @@ __all__ = ["prune_structured_any", "recurrent_pruner", "prune_rnn_units", "outpu
 
 _SHAPED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.Embedding,
            nn.LSTM, nn.GRU, nn.MultiheadAttention, nn.LayerNorm)
-
-
-def _call(model, x):
-    return model(*x) if isinstance(x, tuple) else model(x)
 
 
 def _gates(layer) -> int:
@@ -74,12 +73,7 @@ def _unit_norms(layer, i: int) -> torch.Tensor:
 
 
 def _import_tp():
-    try:
-        import torch_pruning as tp
-    except ImportError as e:  # pragma: no cover - the torch extra installs it
-        raise CompressError("structured pruning of this architecture needs Torch-Pruning: "
-                            "pip install 'aimauto_nb[torch]'") from e
-    return tp
+    return try_import("torch_pruning", extra="torch", what="structured pruning of this architecture")
 
 
 def _recurrent_pruner_class():
@@ -159,7 +153,7 @@ def output_layers(model: nn.Module, example_inputs) -> list[nn.Module]:
              for m in model.modules() if isinstance(m, _SHAPED)]
     try:
         with torch.no_grad():
-            _call(model, example_inputs)
+            call(model, example_inputs)
     finally:
         for h in hooks:
             h.remove()
@@ -167,6 +161,37 @@ def output_layers(model: nn.Module, example_inputs) -> list[nn.Module]:
         raise CompressError("structured pruning found no Linear, Conv, Embedding or recurrent "
                             "layer that runs in forward")
     return [order[-1]]
+
+
+def _refuse_untraceable(model: nn.Module) -> None:
+    """A layer with a weight matrix that is not a torch layer (HuggingFace ``Conv1D`` in
+    GPT-2, other hand-written linears): Torch-Pruning has no rule for it and would cut it
+    along the wrong axis."""
+    known = (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
+             nn.ConvTranspose2d, nn.ConvTranspose3d, nn.MultiheadAttention, nn.RNNBase, nn.Bilinear)
+    for name, m in model.named_modules():
+        if type(m).__module__.startswith("torch.ao.nn.quantized") or type(m).__name__ == "Int8Conv":
+            raise CompressError(f"structured pruning must come before int8: layer {name!r} is "
+                                f"already quantized ({type(m).__name__})")
+        w = m._parameters.get("weight")
+        if w is not None and w.dim() >= 2 and not isinstance(m, known):
+            raise CompressError(f"structured pruning cannot trace layer {name!r} "
+                                f"({type(m).__name__}: Torch-Pruning has no rule for it); use "
+                                "quantize='int8', or prune=FRACTION without structured=True")
+
+
+def _check_runs(model: nn.Module, example_inputs) -> None:
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            forward(model, example_inputs)
+    except Exception as e:
+        raise CompressError(f"the pruned {type(model).__name__} no longer runs "
+                            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                            "some attribute its forward uses still holds the old width") from e
+    finally:
+        model.train(was)
 
 
 def _shape(m: nn.Module) -> tuple:
@@ -204,6 +229,7 @@ def prune_structured_any(model: nn.Module, amount: float, example_inputs) -> tup
         n1 = sum(p.numel() for p in model.parameters())
         return f"{step}; {1 - n1 / n0:.0%} of the parameters removed", []
     tp = _import_tp()
+    _refuse_untraceable(model)
     keep_out = output_layers(model, example_inputs)
     notes: list[str] = []
     ignored = list(keep_out)
@@ -215,6 +241,9 @@ def prune_structured_any(model: nn.Module, amount: float, example_inputs) -> tup
             ignored.append(m)
     shapes = {name: _shape(m) for name, m in model.named_modules() if isinstance(m, _SHAPED)}
     heads = {m: m.num_heads for m in model.modules() if isinstance(m, nn.MultiheadAttention)}
+    attn = find_attention(model)
+    counted = {p: getattr(a.module, a.heads_attr) for a in attn for p in a.projections}
+    widths = width_attributes(model)
     pruner_fn = recurrent_pruner()
     was = model.training
     try:
@@ -222,11 +251,14 @@ def prune_structured_any(model: nn.Module, amount: float, example_inputs) -> tup
             warnings.simplefilter("ignore")
             pruner = tp.pruner.BasePruner(
                 model, example_inputs, importance=_importance_class()(p=2),
-                pruning_ratio=float(amount), ignored_layers=ignored, num_heads=heads,
+                pruning_ratio=float(amount), ignored_layers=ignored, num_heads=dict(counted),
+                channel_groups=heads,  # nn.MultiheadAttention: as Torch-Pruning's torchvision ViT recipe
+                prune_num_heads=bool(counted), prune_head_dims=not counted,
+                head_pruning_ratio=float(amount) if counted else 0.0,
                 customized_pruners={nn.LSTM: pruner_fn},
                 root_module_types=[nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.Embedding,
                                    nn.LSTM, nn.LayerNorm],
-                forward_fn=lambda m, x: _call(m, x))
+                forward_fn=forward)
             pruner.step()
     except CompressError:
         raise
@@ -235,6 +267,9 @@ def prune_structured_any(model: nn.Module, amount: float, example_inputs) -> tup
                             f"{type(model).__name__}: {type(e).__name__}: {e}") from e
     finally:
         model.train(was)
+    update_heads(attn, pruner.num_heads)
+    synced = update_widths(model, widths)
+    _check_runs(model, example_inputs)
     for m, h in heads.items():
         m.head_dim = m.embed_dim // h
     out_names = {n for n, m in model.named_modules() if any(m is o for o in keep_out)}
@@ -251,7 +286,12 @@ def prune_structured_any(model: nn.Module, amount: float, example_inputs) -> tup
     n1 = sum(p.numel() for p in model.parameters())
     what = f"the output layer {', '.join(sorted(out_names))} keeps its width"
     if heads:
-        what += "; attention keeps its head count, each head gets narrower"
+        what += "; nn.MultiheadAttention keeps its head count, each head gets narrower"
+    if attn:
+        counts = sorted({(counted[a.projections[0]], getattr(a.module, a.heads_attr)) for a in attn})
+        what += "; attention loses whole heads (" + ", ".join(f"{a} -> {b}" for a, b in counts) + ")"
+    if synced:
+        notes.append("width attributes set to the pruned sizes: " + ", ".join(synced))
     return (f"structured pruning (Torch-Pruning dependency graph, L2 magnitude) of {amount:.0%} of "
             f"the channels of {len(changed)} layers: {1 - n1 / n0:.0%} of the parameters removed "
             f"({what})", notes)

@@ -181,11 +181,12 @@ class Int8WeightOnlyLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 weights"
 
 
-def _replace_linears(model: nn.Module, make) -> int:
+def _replace_linears(model: nn.Module, make, skip=()) -> int:
+    """Replace every ``nn.Linear`` (except the module names in ``skip``) by ``make(linear)``."""
     n = 0
-    for parent in list(model.modules()):
+    for pname, parent in list(model.named_modules()):
         for name, child in list(parent.named_children()):
-            if type(child) is nn.Linear:
+            if type(child) is nn.Linear and (f"{pname}.{name}" if pname else name) not in skip:
                 setattr(parent, name, make(child))
                 n += 1
     return n
