@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..core.config import SearchConfig
 from ..core.facade import Search
-from . import attach
+from .views import attach
 
 __all__ = ["launch"]
 
