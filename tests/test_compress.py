@@ -287,6 +287,9 @@ def test_forest_by_order_and_by_contribution(split):
     r = ExtraTreesRegressor(n_estimators=20, random_state=0).fit(X_tr, y_tr.astype(float))
     rep = compress(r, prune="auto", data=(X_te, y_te.astype(float)))
     assert rep.metric == "r2" and len(r.estimators_) <= 20
+    m = RandomForestClassifier(n_estimators=20, random_state=0).fit(X_tr, y_tr)
+    rep = compress(m, "auto", data=(X_te, y_te), tolerance=1.0)  # the one "auto" for every kind
+    assert len(m.estimators_) < 20 and rep.metric_after >= rep.metric_before - 0.01
 
 
 def test_linear_coefficients(split):
