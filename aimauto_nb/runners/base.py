@@ -17,7 +17,7 @@ __all__ = ["Runner", "ExecutorLost", "TrialInterrupted", "worker_death", "interr
            "default_process_jobs"]
 
 
-class Runner(Protocol):
+class Runner(Protocol):  # runners subclass it for the flags' defaults
     """What the driver needs from an executor.
 
     ``slots`` trials run at once; ``submit(number)`` starts trial ``number`` (its values
@@ -33,10 +33,10 @@ class Runner(Protocol):
     sent to worker processes, so it must pickle).
     """
 
-    kills: bool
-    interrupts: bool
-    shares_memory: bool
-    pickles_namespace: bool
+    kills: bool = False
+    interrupts: bool = False
+    shares_memory: bool = False
+    pickles_namespace: bool = False
     slots: int
 
     def submit(self, number: int) -> Future: ...

@@ -14,22 +14,19 @@ import cloudpickle
 from .._imports import try_import
 from ..runtime.cache import run_cached
 from ..runtime.trial import Task
-from .base import ExecutorLost, default_process_jobs
+from .base import ExecutorLost, Runner, default_process_jobs
 from .channel import ChannelServer
 
 __all__ = ["DaskRunner", "local_cluster"]
 
 
-class DaskRunner:
+class DaskRunner(Runner):
     """Trials as Dask tasks. The study stays in the driver; workers ask it for values over
     the authenticated channel socket (bound on loopback for a local scheduler, else on the
     interface that reaches the scheduler). A worker that dies mid-trial is handled by Dask:
     the task is re-run elsewhere up to the scheduler's ``allowed-failures`` (1 for the
     search's own LocalCluster), then the trial is recorded failed (``KilledWorker``)."""
 
-    kills = False
-    interrupts = False
-    shares_memory = False
     pickles_namespace = True
 
     def __init__(self, target, jobs: int | None, broker, spec):

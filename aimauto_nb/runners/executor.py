@@ -6,18 +6,15 @@ from concurrent.futures import Executor, Future
 
 from ..runtime.protect import protect
 from ..runtime.trial import Task, run_trial
+from .base import Runner
 from .channel import ChannelServer, DirectChannel
 
 __all__ = ["ExecutorRunner"]
 
 
-class ExecutorRunner:
+class ExecutorRunner(Runner):
     """A user-supplied ``concurrent.futures.Executor`` (pickling is up to it)."""
 
-    kills = False
-    interrupts = False
-    shares_memory = False
-    pickles_namespace = False
 
     def __init__(self, executor: Executor, jobs: int, broker, spec, remote: bool = True):
         self.slots = jobs

@@ -14,20 +14,19 @@ import cloudpickle
 
 from ..runtime.cache import run_cached
 from ..runtime.trial import Task
+from .base import Runner
 from .channel import ChannelServer
 
 __all__ = ["ProcessRunner"]
 
 
-class ProcessRunner:
+class ProcessRunner(Runner):
     """Trials in loky worker processes, one single-worker executor per slot. A slot whose
     worker died (its future fails with loky's ``TerminatedWorkerError``) gets a fresh
     executor on its next trial; each worker exits when this process dies (a watchdog
     thread, as loky workers do not check for that)."""
 
     kills = True
-    interrupts = False
-    shares_memory = False
     pickles_namespace = True
 
     def __init__(self, jobs: int, broker, spec):

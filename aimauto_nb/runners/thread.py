@@ -9,22 +9,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from ..runtime.protect import protect
 from ..runtime.trial import Reply, Task, run_trial
-from .base import interrupt_thread
+from .base import Runner, interrupt_thread
 from .channel import DirectChannel
 
 __all__ = ["ThreadRunner"]
 
 
-class ThreadRunner:
+class ThreadRunner(Runner):
     """Trials in threads of this process. The cell sees a shallow copy of the namespace
     in which NumPy arrays are read-only views and pandas objects shallow copy-on-write
     copies, and the search's data likewise (:func:`~aimauto_nb.trial.protect`), so a
     trial cannot change the notebook's data or the data later trials are scored on."""
 
-    kills = False
     interrupts = True
     shares_memory = True
-    pickles_namespace = False
 
     def __init__(self, jobs: int, broker, spec):
         self.slots = jobs
