@@ -16,6 +16,7 @@ import ipywidgets as W
 
 from ..core.config import SearchConfig, check_budget, check_name
 from ..core.strategies import STRATEGIES
+from ..errors import ConfigError, InputError
 from ..runners import EXECUTORS
 from .launch import launch
 
@@ -189,7 +190,7 @@ class Tuner:
             raise TypeError(f"tune needs a scikit-learn style estimator (get_params/fit), got "
                             f"{type(estimator).__name__}")
         if not isinstance(data, tuple | list) or len(data) != 2:
-            raise ValueError("data must be a pair (X, y)")
+            raise InputError("data must be a pair (X, y)")
         self.estimator, self.data, self.names = estimator, tuple(data), tuple(names)
         if namespace is None:  # bind the Search in the notebook, as %%aimsearch does
             from IPython import get_ipython
@@ -357,7 +358,7 @@ class Tuner:
     def start(self):
         """Start the search the form describes (same as running :meth:`code`)."""
         if not self.validate():
-            raise ValueError("; ".join(self.problems()))
+            raise ConfigError("; ".join(self.problems()))
         with self.output:
             self.output.clear_output()
             config = SearchConfig.build(

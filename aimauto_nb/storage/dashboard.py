@@ -14,6 +14,8 @@ import threading
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from .._imports import try_import
+
 __all__ = ["Dashboard", "serve", "stop", "stop_all", "running_for"]
 
 _SERVERS: dict[Any, Dashboard] = {}
@@ -30,12 +32,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def _wsgi_app(storage):
-    try:
-        import optuna_dashboard
-    except ImportError:
-        raise ImportError("the dashboard needs optuna-dashboard: "
-                          "pip install 'aimauto_nb[dashboard]'") from None
-    return optuna_dashboard.wsgi(storage)
+    dashboard = try_import("optuna_dashboard", extra="dashboard", what="the dashboard",
+                           package="optuna-dashboard")
+    return dashboard.wsgi(storage)
 
 
 class Dashboard:
