@@ -23,7 +23,14 @@ def test_importing_the_package_loads_no_widgets():
 
 def test_compress_loads_no_search_core():
     _run("from aimauto_nb import compress; import sys; assert 'optuna' not in sys.modules; "
-         "assert callable(compress)")
+         "assert 'sklearn' not in sys.modules; assert callable(compress)")
+
+
+def test_every_public_name_resolves():
+    _run("import aimauto_nb as an\n"
+         "missing = [n for n in an.__all__ if getattr(an, n, None) is None]\n"
+         "assert not missing, missing\n"
+         "assert set(an.__all__) <= set(dir(an))")
 
 
 def _imports(path: pathlib.Path) -> set[str]:
