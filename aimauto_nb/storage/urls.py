@@ -74,7 +74,7 @@ def open_storage(storage) -> tuple[BaseStorage | None, Path | None]:
         return storage, None
     jpath = journal_path(storage)
     if jpath is not None:
-        path = Path(jpath).expanduser()
+        path = Path(jpath).expanduser().absolute()
         return open_journal(path, storage), Path(f"{path}.models")
     from sqlalchemy.engine import make_url
 
