@@ -118,6 +118,8 @@ class Driver:
         finally:
             if runner is not None:
                 runner.shutdown()
+            if self._lease is not None:
+                self._lease.end()
         self.results.set_state(final, error, reason)
         self._notify()
 

@@ -30,6 +30,9 @@ SEEN_ATTR = "aimauto_nb.seen"  # the owner's last renewal, on each trial it runs
 _LEASE_PREFIX = "aimauto_nb.lease."  # study-level lease of earlier versions (read only)
 
 
+_ENDED: set[str] = set()  # owners in this process whose search has ended
+
+
 class Lease:
     """This process's claim on the trials it runs in a persistent study: every trial it
     asks for carries its owner id (a trial user attribute, written once), and every
@@ -71,6 +74,12 @@ class Lease:
         """The trial ended: its lease is no longer renewed."""
         self._running.pop(number, None)
 
+    def end(self) -> None:
+        """The search ended: a trial it could not mark finished (a full disk) is stale at
+        once for a later search in this process, not only after ``LEASE_GRACE``."""
+        self._running.clear()
+        _ENDED.add(self.owner)
+
 
 def _last_seen(t, study_attrs: dict) -> float:
     seen = t.user_attrs.get(SEEN_ATTR)
@@ -95,7 +104,9 @@ def fail_stale(study: optuna.Study, storage: BaseStorage, grace: float | None = 
     now = time.time()
     stale = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if OWNER_ATTR in t.user_attrs:
+        if t.user_attrs.get(OWNER_ATTR) in _ENDED:
+            stale.append(t)
+        elif OWNER_ATTR in t.user_attrs:
             if attrs is None:
                 attrs = storage.get_study_user_attrs(study_id)
             if now - _last_seen(t, attrs) > grace:
