@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StorageError
-from .folder import LEGACY, FolderStorage
+from .folder import LEGACY, NAME_ATTR, STARTED_ATTR, FolderStorage
 
 if TYPE_CHECKING:
     import optuna
@@ -34,8 +34,6 @@ JOURNAL = LEGACY
 MODELS = "models"
 MEMORY = ":memory:"
 
-NAME_ATTR = "aimauto_nb.name"
-STARTED_ATTR = "aimauto_nb.started"
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ STUDIES = "studies"
 LEGACY = "journal.log"
 _STRIDE = 1 << 32  # global id = file slot * _STRIDE + the id inside that file's journal
 _STAMP = r"-(\d{8}-\d{6})(?:-(\d+))?"
+NAME_ATTR = "aimauto_nb.name"  # the search's name, on each of its studies
+STARTED_ATTR = "aimauto_nb.started"
 
 
 class FolderStorage(BaseStorage):
@@ -96,8 +98,6 @@ class FolderStorage(BaseStorage):
     def latest(self, name: str) -> str | None:
         """The stored name of the latest run of search ``name``: from the file names
         (``name-YYYYMMDD-HHMMSS[-i].log``) and the legacy journal's study attributes."""
-        from .default import NAME_ATTR, STARTED_ATTR
-
         pattern = re.compile(re.escape(name) + _STAMP + "$")
         runs = []
         for f in (sorted(self.dir.glob("*.log")) if self.dir.is_dir() else []):
