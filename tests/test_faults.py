@@ -27,7 +27,7 @@ import aimauto_nb as an
 from aimauto_nb.errors import SearchError
 from aimauto_nb.storage import lease as lease_mod
 from aimauto_nb.storage import locks as locks_mod
-from aimauto_nb.storage.journal import SafeJournalBackend
+from aimauto_nb.storage.journal import JournalFault, SafeJournalBackend
 from aimauto_nb.storage.urls import open_storage
 
 FAST = "import time\nx = hp.float(0.0, 1.0)\ntime.sleep(0.02)\nscore = x\n"
@@ -145,6 +145,22 @@ def test_a_disk_full_for_a_moment_during_two_searches(small_disk, monkeypatch):
         assert again.state == "done" and again.study_name == s.study_name
         study = _plain_study(Path(s.storage_location), s.study_name)
         assert not study.get_trials(states=(TrialState.RUNNING,))
+
+
+def test_a_write_that_fails_on_a_full_disk_is_cut_back_at_once(small_disk):
+    path = small_disk / "j.log"
+    backend = SafeJournalBackend(str(path))
+    backend.append_logs([{"op_code": 0, "worker_id": "w", "study_name": "s",
+                          "directions": [1]}])
+    before = path.read_bytes()
+    filler = _fill(small_disk)
+    big = {"op_code": 1, "worker_id": "w", "study_id": 0, "user_attr": {"n": "x" * 200_000}}
+    with pytest.raises(JournalFault, match=f"{path}: a write failed .*No space left on device"):
+        backend.append_logs([big])
+    assert path.read_bytes() == before  # no fragment for the next write to append to
+    filler.unlink()
+    backend.append_logs([big])
+    assert [r["op_code"] for r in backend.read_logs(0)] == [0, 1]
 
 
 # ------------------------------------------------------ fragments, big records
