@@ -13,7 +13,6 @@ import datetime as dt
 import os
 import re
 import uuid
-import warnings
 from collections.abc import Container, Sequence
 from pathlib import Path
 from typing import Any
@@ -205,12 +204,8 @@ class FolderStorage(BaseStorage):
             if path.parent == self.dir and path.stat().st_size == 0:
                 continue  # reserved by a search that has not written yet
             try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    slot = self._slot(path)
-                    studies = self._slots[slot].get_all_studies()
-                for w in caught:
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                slot = self._slot(path)
+                studies = self._slots[slot].get_all_studies()
             except (StorageError, OSError, ValueError) as e:
                 self.unreadable[path] = short_error(e)
                 continue

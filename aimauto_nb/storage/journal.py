@@ -94,6 +94,10 @@ def repair_journal(path: Path) -> Path | None:
     that moment is not mistaken for a tear."""
     if not path.is_file() or path.stat().st_size == 0 or not _looks_like_journal(path):
         return None
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return None  # whole (checked again under the lock before cutting)
     with FileLock(str(path) + ".lock"):
         fd = os.open(path, os.O_RDWR)
         try:
