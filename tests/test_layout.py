@@ -84,3 +84,15 @@ def test_two_runs_started_in_one_second_get_two_files(aimauto_dir):
     assert [folder.reserve("s", when) for _ in range(3)] == [
         "s-20260102-030405", "s-20260102-030405-2", "s-20260102-030405-3"]
     assert folder.latest("s") == "s-20260102-030405-3"
+
+
+def test_an_unreadable_journal_of_earlier_versions_costs_only_its_studies(aimauto_dir):
+    a = _run("a")
+    legacy = aimauto_dir / "journal.log"
+    legacy.write_bytes(b"garbage, not a journal\n")
+    with pytest.warns(UserWarning, match="journal.log cannot be read"):
+        again = _run("a", resume=True)
+    assert again.study_name == a.study_name and len(again.trials) == 4
+    listed = an.studies()
+    assert [s.study_name for s in listed] == [a.study_name]
+    assert len(listed.unreadable) == 1 and str(legacy) in listed.unreadable[0]

@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import re
 import uuid
+import warnings
 from collections.abc import Container, Sequence
 from pathlib import Path
 from typing import Any
@@ -104,12 +105,18 @@ class FolderStorage(BaseStorage):
             if m:
                 runs.append((dt.datetime.strptime(m.group(1), "%Y%m%d-%H%M%S"),
                              int(m.group(2) or 1), f.stem))
+        legacy = []
         if self.legacy.is_file():
-            for s in self._journal(self.legacy).get_all_studies():
-                if s.user_attrs.get(NAME_ATTR) == name and s.user_attrs.get(STARTED_ATTR):
-                    started = dt.datetime.fromisoformat(s.user_attrs[STARTED_ATTR])
-                    runs.append((started.astimezone().replace(tzinfo=None, microsecond=0), 0,
-                                 s.study_name))
+            try:
+                legacy = self._journal(self.legacy).get_all_studies()
+            except (StorageError, OSError) as e:  # the runs in their own files still resume
+                warnings.warn(f"{self.legacy} cannot be read ({short_error(e)}); its studies "
+                              "are not resumed", stacklevel=3)
+        for s in legacy:
+            if s.user_attrs.get(NAME_ATTR) == name and s.user_attrs.get(STARTED_ATTR):
+                started = dt.datetime.fromisoformat(s.user_attrs[STARTED_ATTR])
+                runs.append((started.astimezone().replace(tzinfo=None, microsecond=0), 0,
+                             s.study_name))
         return max(runs)[2] if runs else None
 
     def reserve(self, name: str, when: dt.datetime) -> str:
@@ -174,7 +181,10 @@ class FolderStorage(BaseStorage):
         storage.set_study_system_attr(local, key, value)
 
     def get_study_id_from_name(self, study_name: str) -> int:
-        path = self.file_of(study_name)
+        try:
+            path = self.file_of(study_name)
+        except StorageError:
+            raise KeyError(f"No such study {study_name}.") from None
         if not path.exists():
             raise KeyError(f"No such study {study_name}.")
         slot = self._slot(path)
@@ -198,12 +208,12 @@ class FolderStorage(BaseStorage):
 
     def get_all_studies(self) -> list:
         """Every readable study of the folder; an unreadable file is named in
-        ``unreadable`` (and a warning) instead of failing the whole list."""
+        ``unreadable`` instead of failing the whole list."""
         out, self.unreadable = [], {}
         for path in self._files():
-            if path.parent == self.dir and path.stat().st_size == 0:
-                continue  # reserved by a search that has not written yet
             try:
+                if path.parent == self.dir and path.stat().st_size == 0:
+                    continue  # reserved by a search that has not written yet
                 slot = self._slot(path)
                 studies = self._slots[slot].get_all_studies()
             except (StorageError, OSError, ValueError) as e:
