@@ -120,8 +120,14 @@ def test_a_disk_full_for_a_moment_during_two_searches(small_disk, monkeypatch):
     b = an.search(FAST, metrics="v:max", strategy="random", trials=2000, name="b", display=False)
     _wait_trials(a, 10)
     _wait_trials(b, 10)
+    with open(before.storage_location, "ab") as f:
+        f.write(b'{"op_code":4,"dat')  # and a torn tail, left by a killed kernel
     filler = _fill(small_disk)
-    time.sleep(1.5)
+    time.sleep(1.0)
+    with pytest.warns(UserWarning, match="torn"):
+        full = an.studies()  # on the full disk: the tail is cut, with no room for a backup
+    assert "before" in {x.name for x in full} and not full.unreadable
+    time.sleep(0.5)
     filler.unlink()
     _end(a)
     _end(b)
