@@ -310,7 +310,8 @@ _PLAIN_WORKER = textwrap.dedent("""
 """)
 
 
-def test_a_plain_optuna_worker_beside_a_resumed_search_keeps_its_trials(tmp_path):
+def test_a_plain_optuna_worker_beside_a_resumed_search_keeps_its_trials(tmp_path, monkeypatch):
+    monkeypatch.setattr(lease_mod, "LEASE_INTERVAL", 0.2)  # look for stale trials often
     path = tmp_path / "shared.log"
     url = f"journal:///{path}"
     an.search(FAST, metrics="v:max", strategy="random", trials=1, storage=url, name="shared", display=False).wait(60)
