@@ -1,82 +1,166 @@
-"""What persisting by default costs: per-trial time of a search in memory, in the default
-journal file (.aimauto/journal.log; also with AIMAUTO_FSYNC=1, Optuna's fsync per write) and
-in SQLite, measured side by side in one run.
+"""What persisting by default costs, and how resume scales, old layout against new.
 
-Rows: (1) a trivial cell (the storage is nearly all the work), random sampler, 200 trials;
-(2) a decision tree on breast_cancer with accuracy,size (Pareto models are also written
-beside the storage), 60 trials; (3) listing the stored studies and resuming the journal.
-Median of 3 runs each. Run: python benchmarks/persistence.py
+"new" is this tree (one journal file per study under .aimauto/studies/, the fault-safe
+backend, incremental Results); "old" is another checkout of the package given with
+``--old PATH`` (default /work/main: one .aimauto/journal.log for every study), run in its own
+process so both are measured on the same machine in one run.
+
+Rows:
+(1) per-trial cost of a trivial cell (the storage is nearly all the work), random
+    sampler, 200 trials, 3 runs in one folder (so the old layout's file also holds the
+    earlier runs), in memory and in the default storage; median ms per trial;
+(2) resume time: a study of 1000 / 3000 / 6000 complete trials, ``resume=True`` plus one
+    trial, wall time of the call (open, replay, history into Results, one trial), after
+    one in-memory search in the same process (imports are not counted);
+(3) throughput over a 3000-trial search of instant trials: trials/s of the first and the
+    last 500 (also in memory: what is left of the slope is Optuna's own ``ask``, which
+    scans every trial for waiting ones on every storage).
+Run: nice -n 10 python benchmarks/persistence.py [--old /work/main] [--quick]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sklearn.datasets import load_breast_cancer
-
-import aimauto_nb as an
-
+HERE = Path(__file__).resolve().parents[1]
 TRIVIAL = "x = hp.float(0, 1)\nscore = -(x - 0.3) ** 2\n"
-TREE = """
-from sklearn.tree import DecisionTreeClassifier
-model = DecisionTreeClassifier(max_depth=hp.int(1, 12), min_samples_leaf=hp.int(1, 20),
-                               criterion=hp.choice(["gini", "entropy"]), random_state=0)
-"""
-REPEATS = 3
 
 
-def per_trial_ms(storage_for, cell, n, name, **kw) -> float:
+# ---------------------------------------------------------------- in the worker
+
+
+def _per_trial(folder: str, storage: str, n: int, runs: int) -> dict:
+    import aimauto_nb as an
+
+    os.environ["AIMAUTO_DIR"] = folder
+    kw = {"storage": False} if storage == "memory" else {}
     times = []
-    if storage_for == "fsync":  # the default journal with Optuna's fsync per write
-        os.environ["AIMAUTO_FSYNC"] = "1"
-        try:
-            return per_trial_ms(lambda r: None, cell, n, name, **kw)
-        finally:
-            del os.environ["AIMAUTO_FSYNC"]
-    for r in range(REPEATS):
-        storage = storage_for(r)
+    for r in range(runs):
         t0 = time.perf_counter()
-        an.search(cell, trials=n, strategy="random", seed=r, display=False, name=f"{name}{r}",
-                  **({} if storage is None else {"storage": storage}), **kw).wait()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) / n * 1000
+        an.search(TRIVIAL, trials=n, strategy="random", seed=r, metrics="s:max", name="cost",
+                  display=False, **kw).wait()
+        times.append((time.perf_counter() - t0) / n * 1000)
+    return {"ms": statistics.median(times)}
+
+
+def _build(path: str, n: int) -> dict:
+    """A journal study 'r' with n complete trials: one search, then Optuna's add_trials."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    import aimauto_nb as an
+
+    url = f"journal:///{path}"
+    an.search(TRIVIAL, trials=1, strategy="random", metrics="s:max", name="r", storage=url,
+              display=False).wait()
+    study = optuna.load_study(study_name="r", storage=JournalStorage(JournalFileBackend(path)))
+    dist = {"x": FloatDistribution(0.0, 1.0)}
+    for i in range(0, n - 1, 500):
+        study.add_trials([optuna.trial.create_trial(params={"x": (j % 997) / 997},
+                                                    distributions=dist, value=-j * 1e-6)
+                          for j in range(i, min(n - 1, i + 500))])
+    return {"trials": len(study.trials)}
+
+
+def _resume(path: str) -> dict:
+    import aimauto_nb as an
+
+    an.search(TRIVIAL, trials=1, strategy="random", metrics="s:max", name="warm", storage=False,
+              display=False).wait()  # imports and thread start-up are not the resume's
+    t0 = time.perf_counter()
+    s = an.search(TRIVIAL, trials=1, strategy="random", metrics="s:max", name="r",
+                  storage=f"journal:///{path}", resume=True, display=False).wait()
+    return {"s": time.perf_counter() - t0, "trials": len(s.trials)}
+
+
+def _throughput(folder: str, n: int, storage: str = "default") -> dict:
+    import aimauto_nb as an
+
+    os.environ["AIMAUTO_DIR"] = folder
+    kw = {"storage": False} if storage == "memory" else {}
+    s = an.search(TRIVIAL, trials=n, strategy="random", metrics="s:max", name="tp", display=False,
+                  **kw)
+    stamps = []
+    while s.running:
+        stamps.append((time.perf_counter(), s.counts()["complete"]))
+        time.sleep(0.05)
+    s.wait()
+    stamps.append((time.perf_counter(), s.counts()["complete"]))
+
+    def rate(lo, hi):
+        t_lo = next(t for t, c in stamps if c >= lo)
+        t_hi = next(t for t, c in stamps if c >= hi)
+        return (hi - lo) / max(t_hi - t_lo, 1e-9)
+
+    return {"first": rate(0, 500), "last": rate(n - 500, n)}
+
+
+WORKERS = {"per_trial": _per_trial, "build": _build, "resume": _resume, "throughput": _throughput}
+
+
+# ---------------------------------------------------------------- the driver
+
+
+def run(tree: Path, job: str, *args) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    out = subprocess.run([sys.executable, __file__, "--worker", job, *map(str, args)], env=env,
+                         capture_output=True, text=True, timeout=900, cwd=tree)
+    if out.returncode != 0:
+        raise RuntimeError(f"{job} in {tree} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--old", default="/work/main")
+    ap.add_argument("--quick", action="store_true", help="fewer trials (a smoke run)")
+    ap.add_argument("--worker", nargs="+")
+    a = ap.parse_args()
+    if a.worker:
+        job, *args = a.worker
+        args = [int(x) if x.isdigit() else x for x in args]
+        print(json.dumps(WORKERS[job](*args)))
+        return
+    trees = {"old": Path(a.old), "new": HERE}
     tmp = Path(tempfile.mkdtemp(prefix="aimauto-bench-"))
-    os.environ["AIMAUTO_DIR"] = str(tmp / "default")
-    data = load_breast_cancer(return_X_y=True)
-    kinds = {
-        "in memory": lambda r: False,
-        "default journal": lambda r: None,
-        "journal + fsync": "fsync",
-        "SQLite": lambda r: f"sqlite:///{tmp}/s{r}-{time.monotonic_ns()}.db",
-    }
-    rows = []
-    for label, cell, n, kw in (("trivial cell, 200 trials", TRIVIAL, 200, {"metrics": "s:max"}),
-                               ("tree, accuracy+size, 60 trials", TREE, 60,
-                                {"data": data, "metrics": "accuracy,size"})):
-        ms = {k: per_trial_ms(f, cell, n, name=label.split()[0].rstrip(","), **kw) for k, f in kinds.items()}
-        rows.append((label, ms))
-    print(f"{'workload':32} {'storage':16} {'ms/trial':>9} {'+ms vs memory':>14} {'× memory':>9}")
-    for label, ms in rows:
-        base = ms["in memory"]
-        for k, v in ms.items():
-            print(f"{label:32} {k:16} {v:9.2f} {v - base:14.2f} {v / base:9.2f}")
-    n_trials = sum(s.trials for s in an.studies())
-    t0 = time.perf_counter()
-    listed = an.studies()
-    t_list = (time.perf_counter() - t0) * 1000
-    t0 = time.perf_counter()
-    an.search(TRIVIAL, trials=1, metrics="s:max", name="trivial0", resume=True, display=False).wait()
-    t_resume = (time.perf_counter() - t0) * 1000
-    print(f"\nthe default journal after these runs: {len(listed)} studies, {n_trials} trials, "
-          f"{(tmp / 'default' / 'journal.log').stat().st_size / 1e6:.1f} MB")
-    print(f"an.studies(): {t_list:.0f} ms; resume=True + 1 trial: {t_resume:.0f} ms")
+    n_cost, sizes, n_tp = (50, (300, 600), 1000) if a.quick else (200, (1000, 3000, 6000), 3000)
+
+    print(f"(1) per-trial cost, trivial cell, {n_cost} trials, median of 3 runs in one folder")
+    print(f"{'tree':5} {'storage':18} {'ms/trial':>9} {'+ms vs memory':>14}")
+    cost = {}
+    for tree_name, tree in trees.items():
+        mem = run(tree, "per_trial", tmp / f"{tree_name}-mem", "memory", n_cost, 3)["ms"]
+        disk = run(tree, "per_trial", tmp / f"{tree_name}-disk", "default", n_cost, 3)["ms"]
+        cost[tree_name] = disk - mem
+        print(f"{tree_name:5} {'in memory':18} {mem:9.2f} {0:14.2f}")
+        print(f"{tree_name:5} {'default storage':18} {disk:9.2f} {disk - mem:14.2f}")
+    print(f"new layout vs old: {cost['new'] - cost['old']:+.2f} ms per trial (target <= +0.5)")
+
+    print("\n(2) resume=True + 1 trial on a journal study of n complete trials")
+    print(f"{'n':>6} {'old s':>8} {'new s':>8}")
+    for n in sizes:
+        path = tmp / f"r{n}.log"
+        run(HERE, "build", path, n)
+        row = {name: run(tree, "resume", path)["s"] for name, tree in trees.items()}
+        print(f"{n:6d} {row['old']:8.2f} {row['new']:8.2f}")
+
+    print(f"\n(3) a {n_tp}-trial search of instant trials, trials/s")
+    print(f"{'tree':5} {'first 500':>10} {'last 500':>10}")
+    for tree_name, tree in trees.items():
+        tp = run(tree, "throughput", tmp / f"{tree_name}-tp", n_tp)
+        print(f"{tree_name:5} {tp['first']:10.0f} {tp['last']:10.0f}")
+    tp = run(HERE, "throughput", tmp / "mem-tp", n_tp, "memory")
+    print(f"{'new, in memory (Optuna alone)':5} {tp['first']:10.0f} {tp['last']:10.0f}")
 
 
 if __name__ == "__main__":

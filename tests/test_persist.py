@@ -24,19 +24,19 @@ model = DecisionTreeClassifier(max_depth=depth, random_state=0)
 """
 
 
-def _journal(folder):
+def _journal(folder, study_name):
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    return JournalStorage(JournalFileBackend(str(folder / "journal.log")))
+    return JournalStorage(JournalFileBackend(str(folder / "studies" / f"{study_name}.log")))
 
 
 def test_a_search_without_storage_is_written_to_the_default_journal(aimauto_dir, cancer):
     s = an.search(TREE_CELL, data=cancer, trials=3, metrics="accuracy,size", seed=0,
                   display=False).wait()
     assert s.name == "search" and s.study_name.startswith("search-")
-    assert s.storage_location == str(aimauto_dir / "journal.log")
-    study = optuna.load_study(study_name=s.study_name, storage=_journal(aimauto_dir))
+    assert s.storage_location == str(aimauto_dir / "studies" / f"{s.study_name}.log")
+    study = optuna.load_study(study_name=s.study_name, storage=_journal(aimauto_dir, s.study_name))
     assert len(study.trials) == 3
     assert study.metric_names == ["accuracy", "size"]
     attrs = study.user_attrs

@@ -1,11 +1,13 @@
 import subprocess
 import sys
 import textwrap
+import time
 
 import optuna
 import pytest
 
 import aimauto_nb as an
+from aimauto_nb.storage.lease import LEASE_GRACE, OWNER_ATTR, SEEN_ATTR
 
 from .conftest import TREE_CELL
 
@@ -77,9 +79,11 @@ def test_resume_with_another_space_is_an_error(tmp_path, cancer):
 def test_stale_running_trials_are_failed_and_retried_on_resume(tmp_path, cancer):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     an.search(TREE_CELL, data=cancer, trials=2, storage=url, display=False).wait()
-    # A kernel killed mid-trial leaves a RUNNING trial behind.
+    # A kernel killed mid-trial leaves a RUNNING trial behind, its lease long expired.
     study = optuna.load_study(study_name="search", storage=url)
     t = study.ask()
+    t.set_user_attr(OWNER_ATTR, "host:1:dead")
+    t.set_user_attr(SEEN_ATTR, time.time() - LEASE_GRACE - 5)
     t.suggest_int("max_depth", 1, 8)
     t.suggest_categorical("criterion", ["gini", "entropy"])
     stale = dict(t.params)

@@ -178,7 +178,8 @@ def test_a_torn_journal_tail_is_set_aside_and_the_resume_works(tmp_path, cancer)
         s = an.search(TREE_CELL, data=cancer, trials=2, storage=url, name="j", resume=True,
                       display=False).wait(60)
     backups = list(tmp_path.glob("j.log.torn-*"))
-    assert len(backups) == 1 and backups[0].read_bytes() == whole[:-25]
+    torn = whole[:-25]
+    assert len(backups) == 1 and backups[0].read_bytes() == torn[torn.rfind(b"\n") + 1:]
     assert s.state == "done" and s.counts()["complete"] >= 4
     plain = optuna.load_study(study_name="j", storage=JournalStorage(JournalFileBackend(str(path))))
     assert len(plain.trials) == len(s.trials)

@@ -22,6 +22,7 @@ from ..runners import make_runner, worker_death
 from ..runners.channel import Broker
 from ..runtime.trial import Reply, Spec
 from ..space.program import format_error
+from ..storage.journal import JournalFault
 from ..storage.lease import Lease, fail_stale
 from ..storage.models import KeptModels
 from .config import SearchConfig
@@ -67,6 +68,7 @@ class Driver:
         self._states: list[str] = []
         self._first_error: str | None = None
         self._reason: str | None = None
+        self._asked: dict[int, _Running] = {}  # asked and not yet told
 
     # ------------------------------------------------------------------ loop
 
@@ -106,14 +108,18 @@ class Driver:
                                   f"the first error:\n{self._first_error}")
         except BaseException as e:  # the driver must always end in a final state
             final, error = "failed", e
-            reason = f"failed: {type(e).__name__}"
+            reason = f"failed: {e}" if isinstance(e, JournalFault) else f"failed: {type(e).__name__}"
             for fut, run in list(inflight.items()):
                 if runner is not None:
                     runner.kill(fut)
-                self._finish(run, self._failed(run, f"cancelled: {type(e).__name__}"))
+                self._abandon(run, f"cancelled: {type(e).__name__}")
+            for run in list(self._asked.values()):  # its tell failed: the storage is gone
+                self._abandon(run, f"not stored: {e}")
         finally:
             if runner is not None:
                 runner.shutdown()
+            if self._lease is not None:
+                self._lease.end()
         self.results.set_state(final, error, reason)
         self._notify()
 
@@ -144,6 +150,8 @@ class Driver:
             if self._lease is not None and self._lease.renew():
                 self._queue.extend((params, "retry of a trial left running")
                                    for params in fail_stale(self.study, self._lease.storage))
+        except JournalFault:  # the journal is full, deleted or replaced: the search ends
+            raise
         except Exception:  # a busy database: the lease is renewed on the next round
             pass
 
@@ -163,6 +171,7 @@ class Driver:
             self.results.put(TrialRecord(trial.number, started=dt.datetime.now(), source=source))
             self.launched += 1
             run = _Running(trial.number, trial, time.monotonic())
+            self._asked[run.number] = run
             try:
                 fut = runner.submit(trial.number)
             except BaseException as e:  # never leave the asked trial RUNNING
@@ -236,8 +245,23 @@ class Driver:
     def _failed(run: _Running, error: str) -> Reply:
         return Reply(run.number, "failed", error=error, duration=time.monotonic() - run.start)
 
+    def _abandon(self, run: _Running, error: str) -> None:
+        """End a trial of a failing search: told failed where the storage still takes it,
+        recorded failed in any case (never counted running)."""
+        try:
+            self._finish(run, self._failed(run, error))
+        except Exception:
+            self._asked.pop(run.number, None)
+            old = self.results.get(run.number)
+            self.results.put(TrialRecord(run.number, state="failed", params=dict(run.trial.params),
+                                         error=error, started=old.started if old else None,
+                                         source=old.source if old else None,
+                                         duration=time.monotonic() - run.start))
+
     def _finish(self, run: _Running, reply: Reply) -> TrialRecord:
         """Tell Optuna, record the trial, keep its model if it is on the front."""
+        if self._lease is not None:
+            self._lease.release(run.number)
         self._broker.release(run.number)
         trial, state = run.trial, reply.state
         if reply.choice_index:
@@ -246,6 +270,7 @@ class Driver:
         if state != "complete":
             trial.set_user_attr("aimauto_nb.error", (reply.error or "")[-4000:])
         self.study.tell(trial, values, state=_TELL_STATE[state], skip_if_finished=True)
+        self._asked.pop(run.number, None)
         if self.pruning is not None:
             self.pruning.finished(run.number, state, values,
                                   self._broker.intermediate.get(run.number, {}))

@@ -26,6 +26,30 @@ __all__ = ["AutoPruner", "PRUNERS", "PRUNER_FACTORIES", "check_pruner", "make_pr
            "PruningPolicy", "pruning_policy"]
 
 
+def _median(values: list[float]) -> float:
+    """The median of sorted values as ``numpy.nanpercentile(values, 50)`` computes it (its
+    linear interpolation, NaN from ``inf - inf`` included), so verdicts match Optuna's."""
+    n = len(values)
+    if n == 0:
+        return math.nan
+    virtual = (n - 1) * 0.5
+    lo = int(virtual)
+    a, b = values[lo], values[min(lo + 1, n - 1)]
+    t = virtual - lo
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+class _StudyState:
+    """What :class:`AutoPruner` knows of one study."""
+
+    def __init__(self):
+        self.by_step: dict[int, list[float]] = {}  # complete trials' values, NaN left out
+        self.observed: set[int] = set()
+        self.longest = 0
+        self.best: dict[int, float] = {}  # running trial -> its best value so far
+
+
 class AutoPruner(optuna.pruners.BasePruner):
     """``pruner="auto"``: the median rule, after 10 complete trials, and never before a trial
     is 10 % of the way into the longest run so far (in its own steps: boosting rounds,
@@ -33,67 +57,100 @@ class AutoPruner(optuna.pruners.BasePruner):
     20 rounds reached the target in 6 of 6 runs; Hyperband, pruning from round 1, missed it in
     2 (``benchmarks/scale.py``). The relative warm-up keeps that for epoch-level reports too.
 
-    Decisions cost O(1) in the number of trials: complete trials' intermediate values are
-    kept sorted per step (:meth:`observe`, called by the driver when a trial completes), and
-    each running trial's best value so far is kept by :meth:`decide`, instead of scanning
-    every trial of the study on every report as Optuna's ``MedianPruner`` does.
+    Verdicts are ``MedianPruner(n_startup_trials=startup, n_warmup_steps=w)``'s, with ``w``
+    the larger of ``warmup_steps`` and ``warmup`` times the longest run: a trial whose
+    values so far are all NaN is pruned, ±inf count in the per-step median (Optuna's tests,
+    ``tests/test_pruning_contract.py``). State is kept per study, so one instance can serve
+    several studies, and the pruner pickles with its study (its lock is rebuilt).
+
+    Decisions cost O(log n) in the number of trials: complete trials' intermediate values
+    are kept sorted per step (:meth:`observe`, called by the driver when a trial completes),
+    and each running trial's best value so far is kept by :meth:`decide`, instead of
+    scanning every trial of the study on every report as Optuna's ``MedianPruner`` does.
     """
 
-    def __init__(self, startup: int = 10, warmup: float = 0.1):
+    def __init__(self, startup: int = 10, warmup: float = 0.1, warmup_steps: int = 1):
         self._startup = startup
         self._warmup = warmup
-        self._by_step: dict[int, list[float]] = {}
-        self._observed: set[int] = set()
-        self._longest = 0
-        self._best: dict[int, float] = {}
+        self._warmup_steps = warmup_steps
+        self._studies: dict[object, _StudyState] = {}
         self._lock = threading.Lock()
 
-    def observe(self, number: int, intermediate: dict[int, float]) -> None:
-        """A trial completed with these intermediate values (idempotent per trial)."""
-        with self._lock:
-            self._best.pop(number, None)
-            if number in self._observed:
-                return
-            self._observed.add(number)
-            for step, value in intermediate.items():
-                if math.isfinite(value):
-                    bisect.insort(self._by_step.setdefault(int(step), []), float(value))
-            if intermediate:
-                self._longest = max(self._longest, max(int(s) for s in intermediate))
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
 
-    def forget(self, number: int) -> None:
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _state(self, study) -> _StudyState:
+        st = self._studies.get(study)
+        if st is None:
+            st = self._studies[study] = _StudyState()
+        return st
+
+    def observe(self, number: int, intermediate: dict[int, float], study=None) -> None:
+        """A trial of ``study`` (a key: :func:`study_key`) completed with these intermediate
+        values (idempotent per trial)."""
+        with self._lock:
+            st = self._state(study)
+            st.best.pop(number, None)
+            if number in st.observed:
+                return
+            st.observed.add(number)
+            for step, value in intermediate.items():
+                if not math.isnan(value):
+                    bisect.insort(st.by_step.setdefault(int(step), []), float(value))
+            if intermediate:
+                st.longest = max(st.longest, max(int(s) for s in intermediate))
+
+    def forget(self, number: int, study=None) -> None:
         """A trial ended without completing (pruned, failed)."""
         with self._lock:
-            self._best.pop(number, None)
+            self._state(study).best.pop(number, None)
 
-    def decide(self, number: int, value: float, step: int, maximize: bool) -> bool:
+    def decide(self, number: int, value: float, step: int, maximize: bool, study=None) -> bool:
         """Prune trial ``number`` after it reported ``value`` at ``step``?"""
         with self._lock:
-            best = self._best.get(number)
-            if best is None or (value > best if maximize else value < best):
-                best = self._best[number] = value
-            if len(self._observed) < self._startup or step < max(1, self._warmup * self._longest):
+            st = self._state(study)
+            best = st.best.get(number)
+            if best is None or math.isnan(best) or (value > best if maximize else value < best):
+                best = st.best[number] = value
+            if not st.observed or len(st.observed) < self._startup:
                 return False
-            values = self._by_step.get(step)
-            if not values:
+            if step < max(self._warmup_steps, self._warmup * st.longest):
                 return False
-            n = len(values)
-            median = values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+            if math.isnan(best):
+                return True
+            median = _median(st.by_step.get(step, []))
+        if math.isnan(median):
+            return False
         return best < median if maximize else best > median
 
     def prune(self, study: optuna.Study, trial) -> bool:
         """Optuna's interface (used when the pruner is called through ``should_prune``):
         complete trials not yet observed are read once."""
+        key = study_key(study)
+        with self._lock:
+            observed = set(self._state(key).observed)
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if t.number not in self._observed:
-                self.observe(t.number, dict(t.intermediate_values))
+            if t.number not in observed:
+                self.observe(t.number, dict(t.intermediate_values), key)
         step = trial.last_step
         if step is None:
             return False
         maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        self.forget(trial.number, key)
         for s in sorted(trial.intermediate_values):
-            verdict = self.decide(trial.number, trial.intermediate_values[s], s, maximize)
+            verdict = self.decide(trial.number, trial.intermediate_values[s], s, maximize, key)
         return verdict
+
+
+def study_key(study: optuna.Study) -> tuple:
+    """What :class:`AutoPruner` keeps a study's state under: its name and id."""
+    return (study.study_name, study._study_id)
 
 
 PRUNER_FACTORIES: dict[str, Callable[[], optuna.pruners.BasePruner | None]] = {
@@ -181,21 +238,23 @@ class AutoPolicy(PruningPolicy):
         self.pruner = pruner
         self._single = len(metrics) == 1
         self._maximize = metrics[0].direction == "maximize"
+        self._key = None
 
     def start(self, study):
+        self._key = study_key(study)
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            self.pruner.observe(t.number, dict(t.intermediate_values))
+            self.pruner.observe(t.number, dict(t.intermediate_values), self._key)
 
     def decide(self, trial, value, step):
         if self._single:
             trial.report(value, step)  # kept in the storage (dashboard, resume)
-        return self.pruner.decide(trial.number, value, step, self._maximize)
+        return self.pruner.decide(trial.number, value, step, self._maximize, self._key)
 
     def finished(self, number, state, values, intermediate):
         if state == "complete":
-            self.pruner.observe(number, intermediate)
+            self.pruner.observe(number, intermediate, self._key)
         else:
-            self.pruner.forget(number)
+            self.pruner.forget(number, self._key)
 
 
 def pruning_policy(pruner: optuna.pruners.BasePruner | None,

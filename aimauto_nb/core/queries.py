@@ -82,7 +82,7 @@ class SearchQueries:
     @property
     def storage_location(self) -> str:
         """Where the study is stored: a file, a URL, or ``memory``."""
-        return location(self.config.storage)
+        return location(self.config.storage, self.study_name)
 
     def dashboard(self, stop: bool = False, port: int = 0):
         """Open optuna-dashboard on this search's storage (127.0.0.1, a free port unless
@@ -96,8 +96,12 @@ class SearchQueries:
             ``None`` after ``stop=True``.
         """
         from ..storage.dashboard import for_study
+        from ..storage.default import DefaultStorage
 
-        return for_study(self._storage, self.config.storage, self.study_name, stop=stop, port=port)
+        storage = self._storage
+        if isinstance(self.config.storage, DefaultStorage) and not stop:
+            storage = self.config.storage.open()  # the folder's studies, later runs included
+        return for_study(storage, self.config.storage, self.study_name, stop=stop, port=port)
 
     def trials_dataframe(self, attrs: tuple[str, ...] | None = None, multi_index: bool = False):
         """The trials as a pandas DataFrame in Optuna's layout, the value columns named

@@ -71,11 +71,12 @@ def best_of(records: Sequence[TrialRecord], metrics: Sequence[Metric]) -> TrialR
     """Best complete trial by the first metric; ties go to the better one on the next
     metrics, so with several objectives the best trial is also on the Pareto front."""
 
-    def key(r):
-        return tuple(r.values[m.name] * (-1 if m.direction == "maximize" else 1) for m in metrics)
-
     done = [r for r in records if r.state == "complete"]
-    return min(done, key=key) if done else None
+    return min(done, key=lambda r: _key(r, metrics)) if done else None
+
+
+def _key(r: TrialRecord, metrics: Sequence[Metric]) -> tuple:
+    return tuple(r.values[m.name] * (-1 if m.direction == "maximize" else 1) for m in metrics)
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,8 @@ class Identity:
 
 class Results:
     """The trials of one search and its lifecycle state, guarded by one lock. The driver
-    writes; everything else reads :meth:`snapshot`."""
+    writes; everything else reads :meth:`snapshot`. The best trial and the front are kept
+    as records arrive, so loading or running n trials costs O(n), not O(n²)."""
 
     def __init__(self, metrics: Sequence[Metric], patience: int | None = None,
                  identity: Identity | None = None):
@@ -163,6 +165,7 @@ class Results:
         self.lock = threading.RLock()
         self._records: dict[int, TrialRecord] = {}
         self._front: list[TrialRecord] = []
+        self._best: TrialRecord | None = None
         self.state = "pending"
         self.error: BaseException | None = None
         self.stop_reason: str | None = None
@@ -173,11 +176,16 @@ class Results:
         """Add or replace a record; True when it is (now) on the Pareto front or the best."""
         with self.lock:
             self._records[rec.number] = rec
+            if self._best is not None and self._best.number == rec.number:
+                self._best = best_of(list(self._records.values()), self.metrics)  # replaced
+            elif rec.state == "complete" and (
+                    self._best is None or _key(rec, self.metrics) < _key(self._best, self.metrics)):
+                self._best = rec
             if rec.state != "complete":
                 return False
             if len(self.metrics) == 1:
                 old = self._front[0] if self._front else None
-                self._front = [best_of(list(self._records.values()), self.metrics)]
+                self._front = [self._best]
                 improved = self._front[0] is rec and (
                     old is None or self.metrics[0].better(rec.values[self.metrics[0].name],
                                                           old.values[self.metrics[0].name]))
@@ -205,9 +213,8 @@ class Results:
         """Trials whose fitted models are worth keeping: the front and the best."""
         with self.lock:
             keep = {r.number for r in self._front}
-            best = best_of(list(self._records.values()), self.metrics)
-            if best is not None:
-                keep.add(best.number)
+            if self._best is not None:
+                keep.add(self._best.number)
             return keep
 
     def set_state(self, state: str, error: BaseException | None = None,
@@ -242,7 +249,7 @@ class Results:
             return Snapshot(
                 name=ident.name, strategy=ident.strategy, protocol=ident.protocol, metrics=self.metrics,
                 state=self.state, trials=trials, front=tuple(self._front),
-                best=best_of(trials, self.metrics), counts=counts, elapsed=self.elapsed,
+                best=self._best, counts=counts, elapsed=self.elapsed,
                 budget=ident.budget, timeout=ident.timeout,
                 error=None if self.error is None else str(self.error),
                 stop_reason=self.stop_reason, stagnant=self.stagnant, patience=self.patience)

@@ -111,6 +111,15 @@ class AutoSampler(optuna.samplers.BaseSampler):
         self._lock = threading.Lock()
         self.history: list[str] = []
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _gp_sampler(self):
         if self._gp is None:
             self._gp = optuna.samplers.GPSampler(seed=self._seed, warn_independent_sampling=False)

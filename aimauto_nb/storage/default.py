@@ -1,10 +1,12 @@
 """Where searches are kept by default, and what is kept there.
 
-Without ``storage=`` a search is written to an Optuna journal file, ``.aimauto/journal.log``
-in the working directory (``AIMAUTO_DIR`` moves the folder), its kept models to
-``.aimauto/models/``. Each run of a cell is its own study, named after the search plus the
-time it started, so re-running a cell keeps the earlier run on disk, and ``resume=True``
-continues the latest run of that name. :func:`studies` lists what a storage holds.
+Without ``storage=`` a search is written to its own Optuna journal file,
+``.aimauto/studies/<study>.log`` in the working directory (``AIMAUTO_DIR`` moves the
+folder; :mod:`.folder`), its kept models to ``.aimauto/models/``. Each run of a cell is its
+own study, named after the search plus the time it started, so re-running a cell keeps the
+earlier run on disk (and a fault in one file costs that run only), and ``resume=True``
+continues the latest run of that name (also one in the ``.aimauto/journal.log`` of earlier
+versions). :func:`studies` lists what a storage holds.
 """
 
 from __future__ import annotations
@@ -16,10 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optuna.storages.journal import JournalFileBackend
-
 from ..errors import StorageError
-from .journal import FlushedJournalFileBackend, open_journal
+from .folder import LEGACY, NAME_ATTR, STARTED_ATTR, FolderStorage
 
 if TYPE_CHECKING:
     import optuna
@@ -30,36 +30,34 @@ __all__ = ["ENV", "FSYNC_ENV", "DefaultStorage", "storage_setting", "open_target
 
 ENV = "AIMAUTO_DIR"
 FSYNC_ENV = "AIMAUTO_FSYNC"
-JOURNAL = "journal.log"
+JOURNAL = LEGACY
 MODELS = "models"
 MEMORY = ":memory:"
 
-NAME_ATTR = "aimauto_nb.name"
-STARTED_ATTR = "aimauto_nb.started"
 
 
 @dataclass(frozen=True)
 class DefaultStorage:
-    """The default journal file under ``folder`` (absolute, fixed when the search is set up)."""
+    """The default folder of journal files (absolute, fixed when the search is set up)."""
 
     folder: Path
 
     @property
     def journal(self) -> Path:
+        """The single journal of earlier versions (also the folder's key for the dashboard)."""
         return self.folder / JOURNAL
 
     @property
     def models(self) -> Path:
         return self.folder / MODELS
 
-    def open(self) -> BaseStorage:
+    def open(self) -> FolderStorage:
+        """Every study of the folder as one Optuna storage (:class:`.FolderStorage`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        fsync = os.environ.get(FSYNC_ENV, "") not in ("", "0")
-        return open_journal(self.journal, str(self.journal),
-                            JournalFileBackend if fsync else FlushedJournalFileBackend)
+        return FolderStorage(self.folder, fsync=os.environ.get(FSYNC_ENV, "") not in ("", "0"))
 
     def __str__(self) -> str:
-        return str(self.journal)
+        return str(self.folder)
 
 
 def default_folder() -> Path:
@@ -99,34 +97,15 @@ def _started(study) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
 
 
-def latest_study(storage: BaseStorage, name: str) -> str | None:
-    """The stored name of the latest study that search ``name`` started, or None."""
-    runs = [s for s in storage.get_all_studies() if _stored_name(s) == name]
-    if not runs:
-        return None
-    return max(runs, key=lambda s: (_started(s) or _EPOCH, s.study_name)).study_name
-
-
-def new_study_name(storage: BaseStorage, name: str) -> str:
-    """``name-YYYYMMDD-HHMMSS`` (``-2``, ``-3``… when that second is taken)."""
-    taken = {s.study_name for s in storage.get_all_studies()}
-    base = f"{name}-{_now():%Y%m%d-%H%M%S}"
-    candidate, i = base, 1
-    while candidate in taken:
-        i += 1
-        candidate = f"{base}-{i}"
-    return candidate
-
-
 def open_target(setting: Any, name: str, resume: bool) -> tuple[BaseStorage | None, Path | None, str]:
     """(Optuna storage, folder for kept models, the study's name in the storage).
 
     For the default journal the study name is new for every run, or the latest run of
     ``name`` when resuming; for any other storage it is ``name`` itself."""
     if isinstance(setting, DefaultStorage):
-        storage = setting.open()
-        study_name = latest_study(storage, name) if resume else None
-        return storage, setting.models, study_name or new_study_name(storage, name)
+        folder = setting.open()
+        study_name = (folder.latest(name) if resume else None) or folder.reserve(name, _now())
+        return folder.storage_of(study_name), setting.models, study_name
     from .urls import open_storage
 
     storage, models = open_storage(setting)
@@ -158,10 +137,12 @@ def tag_study(study: optuna.Study, name: str, metrics, *, strategy: str, protoco
 # ---------------------------------------------------------------------------- listing
 
 
-def location(setting) -> str:
+def location(setting, study_name: str | None = None) -> str:
     """Where a search's study is stored, for people: a file, a URL, or ``memory``."""
     if setting is None:
         return "memory"
+    if isinstance(setting, DefaultStorage) and study_name is not None:
+        return str(FolderStorage(setting.folder).file_of(study_name))
     if isinstance(setting, str | DefaultStorage):
         return str(setting)
     return type(setting).__name__

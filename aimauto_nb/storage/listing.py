@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .default import _EPOCH, DefaultStorage, _started, _stored_name, default_folder
+from .folder import STUDIES
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -32,7 +33,8 @@ class StoredStudy:
 
 
 class StudyList(list):
-    """A list of :class:`StoredStudy` that prints as a table."""
+    """A list of :class:`StoredStudy` that prints as a table; ``unreadable`` holds one line
+    per stored file that could not be read (printed under the table)."""
 
     _HEAD = ("name", "study", "started", "trials", "best")
 
@@ -43,12 +45,16 @@ class StudyList(list):
         return [(s.name, s.study_name, s.started.strftime("%Y-%m-%d %H:%M") if s.started else "-",
                  f"{s.complete}/{s.trials}", best(s)) for s in self]
 
+    unreadable: tuple[str, ...] = ()
+
     def __str__(self) -> str:
         if not self:
-            return "no stored searches"
-        rows = [self._HEAD, *self.rows()]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(self._HEAD))]
-        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+            text = "no stored searches"
+        else:
+            rows = [self._HEAD, *self.rows()]
+            widths = [max(len(r[i]) for r in rows) for i in range(len(self._HEAD))]
+            text = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+        return "\n".join([text, *self.unreadable])
 
     def _repr_pretty_(self, p, cycle) -> None:
         p.text(str(self))
@@ -57,17 +63,23 @@ class StudyList(list):
         from html import escape
 
         if not self:
-            return "<p>no stored searches</p>"
+            return "<p>no stored searches</p>" + self._unreadable_html()
         head = "".join(f"<th>{h}</th>" for h in self._HEAD)
         body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>"
                        for r in self.rows())
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return (f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                + self._unreadable_html())
+
+    def _unreadable_html(self) -> str:
+        from html import escape
+
+        return "".join(f"<p>{escape(line)}</p>" for line in self.unreadable)
 
 
 def _open_for_listing(storage) -> tuple[BaseStorage | None, str, Path | None]:
     if storage is None:
         default = DefaultStorage(default_folder())
-        if not default.journal.exists():
+        if not (default.journal.exists() or (default.folder / STUDIES).is_dir()):
             return None, str(default), default.models
         return default.open(), str(default), default.models
     from optuna.storages import BaseStorage
@@ -94,8 +106,10 @@ def _best(trials, directions, names) -> dict[str, float] | None:
 
 
 def studies(storage: Any = None) -> StudyList:
-    """The studies kept in ``storage`` (default: the journal under ``.aimauto/``), oldest
-    first: name, stored study name, start time, complete/all trials, best values.
+    """The studies kept in ``storage`` (default: the journal files under ``.aimauto/``),
+    oldest first: name, stored study name, start time, complete/all trials, best values. A
+    file that cannot be read is named in one line under the table (``unreadable``) instead
+    of failing the list.
 
     Parameters
     ----------
@@ -115,7 +129,10 @@ def studies(storage: Any = None) -> StudyList:
     out = StudyList()
     if opened is None:
         return out
-    for s in opened.get_all_studies():
+    found = opened.get_all_studies()
+    out.unreadable = tuple(f"unreadable: {path} ({error})"
+                           for path, error in getattr(opened, "unreadable", {}).items())
+    for s in found:
         sid = opened.get_study_id_from_name(s.study_name)
         trials = opened.get_all_trials(sid, deepcopy=False)
         names = optuna.load_study(study_name=s.study_name, storage=opened).metric_names \

@@ -31,7 +31,11 @@ class ModelStore:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.path(number).with_suffix(".tmp")
-        tmp.write_bytes(blob)
+        try:
+            tmp.write_bytes(blob)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, self.path(number))
 
     def load(self, number: int):
@@ -71,7 +75,14 @@ class KeptModels:
                               "kept models of this search stay in memory only", stacklevel=2)
             self._unsaved.add(number)
             return
-        self.store.save(number, blob)
+        try:
+            self.store.save(number, blob)
+        except OSError as e:  # a full disk: the model stays in memory, the search goes on
+            if not self._unsaved:
+                warnings.warn(f"trial {number}'s model cannot be written to {self.store.folder} "
+                              f"({e.strerror or e}); kept models of this search stay in memory "
+                              "only", stacklevel=2)
+            self._unsaved.add(number)
 
     def retain(self, numbers: set[int]) -> None:
         """Drop every kept model not in ``numbers``."""

@@ -1,6 +1,7 @@
 """Open the study behind a search: create it, or load it to resume after checking that
 its stored signature (search space and metrics) matches the cell's; trials a dead kernel
-left running are failed and returned for a retry."""
+left running (and, at open, unowned ones older than the lease window) are failed and
+returned for a retry."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def open_study(storage: BaseStorage | None, name: str, metrics: tuple[Metric, ..
         if old is not None and old != sig:
             raise StorageError(f"cannot resume {name!r}: its search space or metrics differ from "
                              f"this cell's.\n  stored: {old}\n  now:    {sig}")
-        return study, fail_stale(study, storage)
+        return study, fail_stale(study, storage, unowned=True)
     study = optuna.create_study(storage=storage, sampler=sampler, pruner=pruner,
                                 directions=directions, study_name=name)
     study.set_user_attr("aimauto_nb.signature", sig)

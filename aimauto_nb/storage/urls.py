@@ -74,8 +74,8 @@ def open_storage(storage) -> tuple[BaseStorage | None, Path | None]:
         return storage, None
     jpath = journal_path(storage)
     if jpath is not None:
-        path = Path(jpath).expanduser()
-        return open_journal(path, storage), Path(f"{path}.models")
+        path = Path(jpath).expanduser().absolute()
+        return open_journal(path, storage, fsync=True), Path(f"{path}.models")  # as Optuna does
     from sqlalchemy.engine import make_url
 
     url = make_url(storage)
