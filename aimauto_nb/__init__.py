@@ -19,6 +19,7 @@ _LAZY = {
     "METRICS": "runtime.metrics", "Metric": "runtime.metrics",
     "STRATEGIES": "core.strategies", "PRUNERS": "core.pruning",
     "compress": "compression", "distill": "compression", "CompressReport": "compression",
+    "save_compressed": "compression", "load_compressed": "compression",
     "AimautoError": "errors", "SpaceError": "errors", "CellError": "errors", "ConfigError": "errors",
     "InputError": "errors", "StorageError": "errors", "SearchError": "errors",
     "CompressError": "errors", "MissingDependency": "errors",

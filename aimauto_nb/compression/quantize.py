@@ -33,6 +33,7 @@ from ..errors import CompressError
 from .adapter import call, latency, latency_pair, n_rows
 from .attention import swap_attention
 from .int8_conv import CONVS, Int8Conv, _set, activation_observer, fold_batchnorms
+from .onnx_int8 import available as onnx_available
 from .torch_ops import Int8WeightOnlyLinear, _replace_linears
 
 __all__ = ["quantize_int8", "BACKENDS", "DEFAULT_BACKEND", "have_torchao", "conv_layers",
@@ -352,8 +353,6 @@ def _onnx(model, example, calibration, steps, notes) -> tuple[str, list[str]]:
 def _choose(model, backend, example, calibration, shared, steps, notes) -> tuple[str, list[str]]:
     """A model with Conv layers: each whole-model int8 path on a copy, timed against fp32 on
     the example batch; the fastest is applied if it is at least ``_KEEP`` times fp32's speed."""
-    from . import onnx_int8
-
     fp32 = copy.deepcopy(model)
     paths = [("torch int8 (static Conv, dynamic Linear)",
               lambda m: _cpu(m, backend, example, calibration, "faster", shared, list(steps),
@@ -361,7 +360,7 @@ def _choose(model, backend, example, calibration, shared, steps, notes) -> tuple
              ("dynamic int8 of Linear only (Conv fp32)",
               lambda m: _cpu(m, backend, example, calibration, "faster", shared, list(steps),
                              list(notes), convs=False))]
-    if backend is None and onnx_int8.available() and not isinstance(example, Mapping):
+    if backend is None and onnx_available() and not isinstance(example, Mapping):
         paths.insert(0, ("ONNX Runtime int8",
                          lambda m: _onnx(m, example, calibration, list(steps), list(notes))))
     tried, failed, best = [], [], None
