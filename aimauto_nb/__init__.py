@@ -22,7 +22,7 @@ _LAZY = {
     "save_compressed": "compression", "load_compressed": "compression",
     "AimautoError": "errors", "SpaceError": "errors", "CellError": "errors", "ConfigError": "errors",
     "InputError": "errors", "StorageError": "errors", "SearchError": "errors",
-    "CompressError": "errors", "MissingDependency": "errors",
+    "CompressError": "errors", "MissingDependency": "errors", "InputTypeError": "errors",
 }
 
 __all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]

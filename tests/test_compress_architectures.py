@@ -199,6 +199,21 @@ def test_onnxruntime_refusals_leave_the_model_unchanged(hf, tokens, images):
                  example_inputs=images[0][:4])
 
 
+@pytest.mark.parametrize("kw", [dict(prune=1.5), dict(quantize="int4"), dict(int8_backend="tvm"),
+                                dict(quantize="int8", int8_backend="tvm"), dict(recipe="fast"),
+                                dict(quantize="int8", int8_layers="some"), dict(structured=True)])
+def test_every_argument_error_is_one_line_input_error(images, kw):
+    m = TinyResNet().eval()
+    before = copy.deepcopy(m.state_dict())
+    recipe = kw.pop("recipe", None)
+    with pytest.raises(an.InputError) as e:
+        compress(m, recipe, example_inputs=images[0][:4], **kw)
+    assert "\n" not in str(e.value)
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
+    with pytest.raises(an.InputTypeError, match="compress supports"):
+        compress(object(), prune=0.5)
+
+
 def test_default_int8_leaves_a_cnn_unchanged_when_every_path_is_slower(images, monkeypatch):
     from aimauto_nb.compression import quantize
 

@@ -24,7 +24,7 @@ from torch import nn
 
 from .._imports import available as _available
 from .._imports import try_import
-from ..errors import CompressError
+from ..errors import CompressError, InputError
 from .int8_conv import _vnni
 
 __all__ = ["OnnxInt8", "available", "quantize_onnx", "install"]
@@ -72,7 +72,7 @@ class OnnxInt8(nn.Module):
 
     def forward(self, *xs):
         if len(xs) != self.n_inputs:
-            raise TypeError(f"the int8 ONNX model takes {self.n_inputs} tensor inputs, got {len(xs)}")
+            raise InputError(f"the int8 ONNX model takes {self.n_inputs} tensor inputs, got {len(xs)}")
         if self._session is None:
             self._open()
         feed = {n: np.ascontiguousarray(x.detach().cpu().numpy()) for n, x in zip(self._names, xs)}
