@@ -617,7 +617,8 @@ def ours_auto(X, y, x8):
     def run(m):
         rep = compress(m, "auto", data=(X, y), tolerance=1.0, example_inputs=x8)
         picked = "; ".join(rep.steps)[:60]
-        tried = ", ".join(f"{c['recipe']} {c.get('speed') or 0:.2f}x" for c in rep.candidates)
+        tried = ", ".join(f"{c['recipe']} {c.get('speed') or 0:.2f}x r2 {c.get('metric') or 0:.3f}"
+                          for c in rep.candidates)
         return m, f"{picked} | {tried}"
     return run
 

@@ -120,6 +120,19 @@ def _export(model: nn.Module, xs, path: str) -> bool:
                         f"{type(last_error).__name__}: {str(last_error).strip().splitlines()[0][:200]}")
 
 
+def _preprocess(quant_pre_process, src: str, dst: str) -> str:
+    """ONNX Runtime's pre-processing (shape inference, graph optimisation) where it copes with
+    the graph: its symbolic shape inference fails on some dynamic reshapes (torchvision's
+    ViT), then it runs without it, and failing that the graph is quantized as exported."""
+    for skip in (False, True):
+        try:
+            quant_pre_process(src, dst, skip_symbolic_shape=skip)
+            return dst
+        except Exception:
+            continue
+    return src
+
+
 def quantize_onnx(model: nn.Module, example, calibration=None) -> OnnxInt8:
     """An :class:`OnnxInt8` of ``model`` (left unchanged), calibrated on ``calibration`` (a list
     of input batches) or else on ``example``."""
@@ -146,7 +159,7 @@ def quantize_onnx(model: nn.Module, example, calibration=None) -> OnnxInt8:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                quant_pre_process(fp32, pre)
+                pre = _preprocess(quant_pre_process, fp32, pre)
                 quantize_static(pre, int8, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                                 reduce_range=not _vnni(), activation_type=QuantType.QUInt8,
                                 weight_type=QuantType.QInt8)

@@ -368,8 +368,9 @@ def _choose(model, backend, example, calibration, shared, steps, notes) -> tuple
         cand = copy.deepcopy(fp32)
         try:
             step, more = run(cand)
-        except CompressError as e:
-            failed.append(f"{label} failed ({str(e).splitlines()[0][:120]})")
+        except Exception as e:  # that path is not taken; the others still are
+            first = (str(e).strip().splitlines() or [""])[0][:120]
+            failed.append(f"{label} failed ({type(e).__name__}: {first})")
             continue
         if step.startswith(UNCHANGED):
             continue
