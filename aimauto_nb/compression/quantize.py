@@ -30,7 +30,7 @@ from torch import nn
 
 from .._imports import try_import
 from ..errors import CompressError
-from .adapter import call, latency, latency_pair, n_rows
+from .adapter import call, forward, latency, latency_pair, n_rows
 from .attention import swap_attention
 from .int8_conv import CONVS, Int8Conv, _set, activation_observer, fold_batchnorms
 from .onnx_int8 import available as onnx_available
@@ -52,6 +52,9 @@ _BUDGET = 0.01
 _TINY = 1024
 # below this speed-up (whole model, example batch) no int8 path is applied by default
 _KEEP = 0.95
+# a whole-model path whose outputs fall below this cosine similarity to fp32's (example batch)
+# is broken for that model, not merely noisier: it is not taken
+_MIN_COSINE = 0.95
 UNCHANGED = "int8: "
 
 
@@ -352,8 +355,11 @@ def _onnx(model, example, calibration, steps, notes) -> tuple[str, list[str]]:
 
 def _choose(model, backend, example, calibration, shared, steps, notes) -> tuple[str, list[str]]:
     """A model with Conv layers: each whole-model int8 path on a copy, timed against fp32 on
-    the example batch; the fastest is applied if it is at least ``_KEEP`` times fp32's speed."""
+    the example batch; the fastest is applied if it is at least ``_KEEP`` times fp32's speed
+    (paths whose outputs fall below ``_MIN_COSINE`` to fp32's are not taken)."""
     fp32 = copy.deepcopy(model)
+    with torch.no_grad():
+        ref = forward(fp32, example).float().flatten()
     paths = [("torch int8 (static Conv, dynamic Linear)",
               lambda m: _cpu(m, backend, example, calibration, "faster", shared, list(steps),
                              list(notes))),
@@ -373,6 +379,12 @@ def _choose(model, backend, example, calibration, shared, steps, notes) -> tuple
             failed.append(f"{label} failed ({type(e).__name__}: {first})")
             continue
         if step.startswith(UNCHANGED):
+            continue
+        with torch.no_grad():
+            cos = float(nn.functional.cosine_similarity(
+                forward(cand, example).float().flatten(), ref.flatten(), dim=0))
+        if cos < _MIN_COSINE:
+            failed.append(f"{label} not taken (output cosine {cos:.3f} to fp32)")
             continue
         t32, t8 = latency_pair(fp32, cand, example, repeats=10, budget_s=1.5)
         tried.append(f"{label} {t32 / t8:.2f}x")
