@@ -185,6 +185,17 @@ def test_onnxruntime_int8_keeps_any_batch_and_size_and_saves(images, tmp_path):
     assert kept(X[:1]).shape == (1, 10)
 
 
+def test_onnxruntime_int8_of_a_vit_keeps_attention_in_fp32(images):
+    _onnxruntime()
+    X, y = images
+    torch.manual_seed(0)
+    m = TimmViT().eval()
+    ref = m(X[:8]).detach()
+    rep = compress(m, quantize="int8", data=(X, y), example_inputs=X[:8], int8_backend="onnxruntime")
+    assert rep.size_ratio > 2.0 and rep.cosine > 0.998  # with q @ k, softmax @ v in int8: 0.992
+    assert F.cosine_similarity(m(X[:8]).flatten(), ref.flatten(), 0) > 0.99
+
+
 def test_onnxruntime_refusals_leave_the_model_unchanged(hf, tokens, images):
     _onnxruntime()
     ids, y = tokens
