@@ -19,9 +19,10 @@ _LAZY = {
     "METRICS": "runtime.metrics", "Metric": "runtime.metrics",
     "STRATEGIES": "core.strategies", "PRUNERS": "core.pruning",
     "compress": "compression", "distill": "compression", "CompressReport": "compression",
+    "save_compressed": "compression", "load_compressed": "compression",
     "AimautoError": "errors", "SpaceError": "errors", "CellError": "errors", "ConfigError": "errors",
     "InputError": "errors", "StorageError": "errors", "SearchError": "errors",
-    "CompressError": "errors", "MissingDependency": "errors",
+    "CompressError": "errors", "MissingDependency": "errors", "InputTypeError": "errors",
 }
 
 __all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]

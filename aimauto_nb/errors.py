@@ -9,7 +9,8 @@ bad input, ``RuntimeError`` for a search that went wrong), as Keras Tuner's
 from __future__ import annotations
 
 __all__ = ["AimautoError", "SpaceError", "CellError", "ConfigError", "InputError", "StorageError",
-           "SearchError", "ExecutorLost", "TrialAbandoned", "CompressError", "MissingDependency"]
+           "SearchError", "ExecutorLost", "TrialAbandoned", "CompressError", "MissingDependency",
+           "InputTypeError"]
 
 
 class AimautoError(Exception):
@@ -34,6 +35,11 @@ class ConfigError(AimautoError, ValueError):
 
 class InputError(AimautoError, ValueError):
     """A model's inputs cannot be derived or do not fit it: pass ``example_inputs=``."""
+
+
+class InputTypeError(InputError, TypeError):
+    """An argument of the wrong kind (a model type a function does not take): also a
+    ``TypeError``."""
 
 
 class StorageError(AimautoError, ValueError):

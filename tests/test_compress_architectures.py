@@ -1,6 +1,7 @@
 """compress() on architectures the project did not write: torchvision / timm block patterns
-rebuilt in-test (torchvision and timm do not install beside the CPU torch pin), and real
-HuggingFace models built from small configs with random weights (no downloads)."""
+rebuilt in-test (torchvision 0.28 on PyPI, the release for torch 2.13, is built against the
+CUDA torch and its C extension does not load beside the CPU wheel; timm needs torchvision),
+and real HuggingFace models built from small configs with random weights (no downloads)."""
 
 import copy
 import io
@@ -14,6 +15,7 @@ pytest.importorskip("torch_pruning")
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
+import aimauto_nb as an  # noqa: E402
 from aimauto_nb.compression import (  # noqa: E402
     CompressError,
     compress,
@@ -158,6 +160,99 @@ def test_resnet_block_with_a_reused_relu_int8_is_faster_kind_and_keeps_any_shape
     compress(fresh, quantize="int8", data=(X, y), example_inputs=X[:8], int8_layers="all")
     fresh.load_state_dict(m.state_dict())  # the state_dict loads into another compressed copy
     assert torch.allclose(fresh(X[:4]), m(X[:4]), atol=1e-5)
+
+
+def _onnxruntime():
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+
+
+def test_onnxruntime_int8_keeps_any_batch_and_size_and_saves(images, tmp_path):
+    _onnxruntime()
+    X, y = images
+    torch.manual_seed(0)
+    m = TinyResNet().eval()
+    ref = m(X[:8]).detach()
+    rep = compress(m, quantize="int8", data=(X, y), example_inputs=X[:8], int8_backend="onnxruntime")
+    assert "through ONNX Runtime" in rep.steps[0] and rep.size_ratio > 3.0
+    assert rep.cosine > 0.99 and F.cosine_similarity(m(X[:8]).flatten(), ref.flatten(), 0) > 0.99
+    assert isinstance(m, TinyResNet) and not list(m.parameters())  # the fp32 weights are gone
+    assert m(torch.randn(3, 3, 24, 20)).shape == (3, 10)
+    _roundtrip(m, X[:4], tmp_path)
+    path = an.save_compressed(m, tmp_path / "top.pt")
+    kept = an.load_compressed(path)
+    assert torch.allclose(kept(X[:5]), m(X[:5]), atol=1e-5)  # another batch after loading
+    assert kept(X[:1]).shape == (1, 10)
+
+
+def test_onnxruntime_int8_of_a_vit_keeps_attention_in_fp32(images):
+    _onnxruntime()
+    X, y = images
+    torch.manual_seed(0)
+    m = TimmViT().eval()
+    ref = m(X[:8]).detach()
+    rep = compress(m, quantize="int8", data=(X, y), example_inputs=X[:8], int8_backend="onnxruntime")
+    assert rep.size_ratio > 2.0 and rep.cosine > 0.998  # with q @ k, softmax @ v in int8: 0.992
+    assert F.cosine_similarity(m(X[:8]).flatten(), ref.flatten(), 0) > 0.99
+
+
+def test_onnxruntime_refusals_leave_the_model_unchanged(hf, tokens, images):
+    _onnxruntime()
+    ids, y = tokens
+    m = _bert(hf)
+    before = copy.deepcopy(m.state_dict())
+    with pytest.raises(CompressError, match="tensor inputs"):
+        compress(m, quantize="int8", data=(ids, y), int8_backend="onnxruntime",
+                 example_inputs={"input_ids": torch.tensor(ids[:4])})
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
+    with pytest.raises(CompressError, match="static int8 on the CPU"):
+        compress(TinyResNet(), quantize="int8-weight-only", int8_backend="onnxruntime",
+                 example_inputs=images[0][:4])
+
+
+@pytest.mark.parametrize("kw", [dict(prune=1.5), dict(quantize="int4"), dict(int8_backend="tvm"),
+                                dict(quantize="int8", int8_backend="tvm"), dict(recipe="fast"),
+                                dict(quantize="int8", int8_layers="some"), dict(structured=True)])
+def test_every_argument_error_is_one_line_input_error(images, kw):
+    m = TinyResNet().eval()
+    before = copy.deepcopy(m.state_dict())
+    recipe = kw.pop("recipe", None)
+    with pytest.raises(an.InputError) as e:
+        compress(m, recipe, example_inputs=images[0][:4], **kw)
+    assert "\n" not in str(e.value)
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
+    with pytest.raises(an.InputTypeError, match="compress supports"):
+        compress(object(), prune=0.5)
+
+
+def test_default_int8_leaves_a_cnn_unchanged_when_every_path_is_slower(images, monkeypatch):
+    from aimauto_nb.compression import quantize
+
+    X, y = images
+    m = TinyResNet().eval()
+    before = copy.deepcopy(m.state_dict())
+    # each layer faster in int8, the whole int8 model 2x slower (as mobilenet_v3 in torch)
+    monkeypatch.setattr(quantize, "latency_pair",
+                        lambda a, b, x, **kw: (1.0, 2.0) if isinstance(b, TinyResNet) else (2.0, 1.0))
+    rep = compress(m, quantize="int8", data=(X, y), example_inputs=X[:8])
+    assert "no int8 path was faster" in rep.steps[0]
+    timed = next(n for n in rep.notes if n.startswith("int8 paths timed"))
+    assert "torch int8 (static Conv, dynamic Linear) 0.50x" in timed
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
+
+
+def test_default_int8_applies_the_fastest_whole_model_path(images, monkeypatch):
+    from aimauto_nb.compression import quantize
+
+    X, y = images
+    m = TinyResNet().eval()
+    # the Linear-only copy (fc: 640 weights, too small) is unchanged, so the torch path is
+    # the only candidate without onnxruntime; make it 2x faster than fp32
+    monkeypatch.setattr(quantize, "onnx_available", lambda: False)
+    monkeypatch.setattr(quantize, "latency_pair", lambda a, b, x, **kw: (2.0, 1.0))
+    rep = compress(m, quantize="int8", data=(X, y), example_inputs=X[:8])
+    assert rep.steps[0].startswith("static int8 of 6 Conv layers")
+    assert any(n.endswith("chose torch int8 (static Conv, dynamic Linear)") for n in rep.notes)
 
 
 def test_timm_vit_loses_whole_heads_and_head_dim_stays_consistent(images):

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError, InputTypeError
 from ..measure import dumps, is_torch_module, measure_latency
 from .report import CompressReport
 from .rows import n_rows
@@ -27,40 +28,40 @@ QUANTIZE = ("int8", "int8-weight-only")
 def _check(prune, structured, quantize, data, tolerance, recipe=None):
     if prune is not None and prune != "auto":
         if isinstance(prune, bool) or not isinstance(prune, numbers.Real) or not 0 < prune < 1:
-            raise ValueError(f'prune must be a fraction in (0, 1) or "auto", got {prune!r}')
+            raise InputError(f'prune must be a fraction in (0, 1) or "auto", got {prune!r}')
     if quantize is not None and quantize not in QUANTIZE:
-        raise ValueError(f"quantize must be one of {QUANTIZE}, got {quantize!r}")
+        raise InputError(f"quantize must be one of {QUANTIZE}, got {quantize!r}")
     if structured and prune is None:
-        raise ValueError("structured=True needs prune=FRACTION")
+        raise InputError("structured=True needs prune=FRACTION")
     if prune is None and quantize is None and recipe is None:
-        raise ValueError("nothing to do: pass prune=FRACTION, quantize='int8' or "
+        raise InputError("nothing to do: pass prune=FRACTION, quantize='int8' or "
                          "compress(model, 'auto', data=...)")
     if tolerance is not None:
         if prune != "auto" and recipe != "auto":
-            raise ValueError('tolerance applies to compress(model, "auto") and prune="auto" only')
+            raise InputError('tolerance applies to compress(model, "auto") and prune="auto" only')
         if not isinstance(tolerance, numbers.Real) or tolerance < 0:
-            raise ValueError(f"tolerance must be a non-negative number of points, got {tolerance!r}")
+            raise InputError(f"tolerance must be a non-negative number of points, got {tolerance!r}")
     if data is not None:
         if not isinstance(data, tuple | list) or len(data) != 2:
-            raise ValueError("data must be a pair (X, y)")
+            raise InputError("data must be a pair (X, y)")
         if n_rows(data[0]) != len(data[1]):
-            raise ValueError(f"data: X has {n_rows(data[0])} rows but y has {len(data[1])}")
+            raise InputError(f"data: X has {n_rows(data[0])} rows but y has {len(data[1])}")
     if prune == "auto" and data is None:
-        raise ValueError('prune="auto" needs data=(X, y) to judge the smaller models on')
+        raise InputError('prune="auto" needs data=(X, y) to judge the smaller models on')
 
 
 def _check_finetune(model, finetune, epochs, lr, batch_size, loss) -> None:
     from .finetune import check_targets
 
     if not isinstance(finetune, tuple | list) or len(finetune) != 2:
-        raise ValueError("finetune must be a pair (X_train, y_train)")
+        raise InputError("finetune must be a pair (X_train, y_train)")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+        raise InputError(f"epochs must be a positive integer, got {epochs!r}")
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, numbers.Real) or lr <= 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+        raise InputError(f"lr must be a positive number, got {lr!r}")
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
                                    or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
     check_targets(model, finetune[0], finetune[1], loss)
 
 
@@ -109,12 +110,14 @@ def compress(model: Any, recipe: str | None = None, *, prune: float | str | None
         Torch: remove whole neurons, channels, attention and embedding dimensions and LSTM
         units, so the layers really shrink (needs ``prune``).
     quantize : {"int8", "int8-weight-only"}, optional
-        Torch on CPU: dynamic int8 of Linear / LSTM / GRU / attention and static int8 of
-        Conv1d / Conv2d (x86 int8 kernels, calibrated on ``data``), each layer only where
+        Torch on CPU: dynamic int8 of Linear / LSTM / GRU / attention, each layer only where
         int8 is measured not to slow the model down (the slower ones may add at most 1 % of
-        its fp32 time); weights shared between layers (a tied
-        ``lm_head``) are left as they are. On CUDA, or ``"int8-weight-only"``, weight-only
-        int8 of the Linear layers.
+        its fp32 time). A model with Conv layers gets the fastest of the whole-model int8
+        paths, timed against fp32 on the example batch: ONNX Runtime's static int8 of the
+        whole graph (with onnxruntime installed and tensor inputs), torch's static int8 Conv
+        plus dynamic Linear, or dynamic Linear only; if none reaches 0.95x fp32's speed the
+        model is left unchanged. Weights shared between layers (a tied ``lm_head``) are left
+        as they are. On CUDA, or ``"int8-weight-only"``, weight-only int8 of the Linear layers.
     device : {"cpu", "cuda"}, optional
         Move a torch model there first.
     data : tuple (X, y), optional
@@ -145,13 +148,15 @@ def compress(model: Any, recipe: str | None = None, *, prune: float | str | None
         (which may be a dict of arrays too; integer arrays become ``torch.long``).
         Structured pruning and Conv int8 need one of these unless the model starts with
         ``nn.Linear``.
-    int8_backend : {"torch.ao", "torchao"}, optional
-        Dynamic int8 of the Linear layers on CPU (default ``"torch.ao"``, the faster one in
-        ``benchmarks/compress.py``); Conv layers always use PyTorch's x86 int8 kernels.
+    int8_backend : {"torch.ao", "torchao", "onnxruntime"}, optional
+        Force one int8 path on CPU: ``"torch.ao"`` / ``"torchao"`` for the dynamic int8 of
+        Linear layers (Conv layers then use torch's x86 int8 kernels, never ONNX Runtime);
+        ``"onnxruntime"``: static int8 of the whole model through ONNX Runtime (tensor inputs;
+        the model then runs there, inference only). Default: chosen by measurement (above).
     int8_layers : {"faster", "all"}, default "faster"
-        Torch on CPU: ``"faster"`` quantizes a layer only where int8 is measured not slower
-        (on the example batch), so int8 never slows a model down; ``"all"`` quantizes every
-        layer it can (smallest model, may be slower on small layers).
+        Torch on CPU: ``"faster"`` quantizes a layer (and picks a whole-model path) only where
+        int8 is measured not slower on the example batch; ``"all"`` quantizes every layer it
+        can with torch's kernels (smallest torch model, may be slower on small layers).
     goal : {"latency", "size"}, default "latency"
         What ``"auto"`` optimises; ``"size"`` also quantizes layers where int8 is slower.
 
@@ -161,24 +166,24 @@ def compress(model: Any, recipe: str | None = None, *, prune: float | str | None
         Steps taken, size, latency and metric before and after (an HTML table in notebooks).
     """
     if recipe is not None and recipe != "auto":
-        raise ValueError(f'recipe must be "auto", got {recipe!r}')
+        raise InputError(f'recipe must be "auto", got {recipe!r}')
     if int8_layers not in ("faster", "all"):
-        raise ValueError(f'int8_layers must be "faster" or "all", got {int8_layers!r}')
+        raise InputError(f'int8_layers must be "faster" or "all", got {int8_layers!r}')
     if goal not in ("latency", "size"):
-        raise ValueError(f'goal must be "latency" or "size", got {goal!r}')
+        raise InputError(f'goal must be "latency" or "size", got {goal!r}')
     if recipe == "auto" and (prune is not None or quantize is not None or structured):
-        raise ValueError('compress(model, "auto") chooses prune / structured / quantize itself')
+        raise InputError('compress(model, "auto") chooses prune / structured / quantize itself')
     if recipe == "auto" and data is None:
-        raise ValueError('compress(model, "auto") needs data=(X, y) to judge the candidates on')
+        raise InputError('compress(model, "auto") needs data=(X, y) to judge the candidates on')
     if recipe == "auto" and not is_torch_module(model):
         prune = "auto"
     _check(prune, structured, quantize, data, tolerance, recipe)
     if finetune is None and (distill is not None or loss is not None):
-        raise ValueError("distill= and loss= apply to fine-tuning: pass finetune=(X_train, y_train)")
+        raise InputError("distill= and loss= apply to fine-tuning: pass finetune=(X_train, y_train)")
     if finetune is not None and not is_torch_module(model):
-        raise TypeError(f"finetune applies to PyTorch modules, not {type(model).__name__}")
+        raise InputTypeError(f"finetune applies to PyTorch modules, not {type(model).__name__}")
     if (example_inputs is not None or int8_backend is not None) and not is_torch_module(model):
-        raise TypeError("example_inputs= and int8_backend= apply to PyTorch modules, not "
+        raise InputTypeError("example_inputs= and int8_backend= apply to PyTorch modules, not "
                         f"{type(model).__name__}")
     if is_torch_module(model):
         from .adapter import check_example_inputs
@@ -187,21 +192,21 @@ def compress(model: Any, recipe: str | None = None, *, prune: float | str | None
 
         check_example_inputs(example_inputs)
         if int8_backend is not None and int8_backend not in BACKENDS:
-            raise ValueError(f"int8_backend must be one of {BACKENDS}, got {int8_backend!r}")
+            raise InputError(f"int8_backend must be one of {BACKENDS}, got {int8_backend!r}")
         if int8_backend is not None and quantize is None and recipe is None:
-            raise ValueError("int8_backend applies to quantize='int8'")
+            raise InputError("int8_backend applies to quantize='int8'")
         if recipe == "auto":
             from .auto import compress_auto
 
             if finetune is not None:
-                raise ValueError('compress(model, "auto") does not fine-tune; call it, then '
+                raise InputError('compress(model, "auto") does not fine-tune; call it, then '
                                  "distill() or compress with finetune=")
             return compress_auto(model, data, 0.5 if tolerance is None else float(tolerance), goal,
                                  device=device, example_inputs=example_inputs,
                                  int8_backend=int8_backend)
 
         if prune == "auto":
-            raise ValueError('prune="auto" applies to tree ensembles; give torch models a fraction')
+            raise InputError('prune="auto" applies to tree ensembles; give torch models a fraction')
         if finetune is not None:
             _check_finetune(model, finetune, epochs, lr, batch_size, loss)
         backup = copy.deepcopy(model)
@@ -219,20 +224,20 @@ def compress(model: Any, recipe: str | None = None, *, prune: float | str | None
 
     kind = trees.kind_of(model)
     if kind is None:
-        raise TypeError(
+        raise InputTypeError(
             f"compress supports PyTorch modules, fitted LightGBM, XGBoost and CatBoost models, "
             f"scikit-learn (Hist)GradientBoosting, RandomForest / ExtraTrees and linear models; "
             f"got {type(model).__name__}")
     if quantize is not None:
-        raise ValueError(f"quantize={quantize!r} applies to PyTorch modules, not "
+        raise InputError(f"quantize={quantize!r} applies to PyTorch modules, not "
                          f"{type(model).__name__}")
     if structured:
-        raise ValueError(f"structured=True applies to PyTorch modules, not {type(model).__name__}")
+        raise InputError(f"structured=True applies to PyTorch modules, not {type(model).__name__}")
     if device not in (None, "cpu"):
-        raise ValueError(f"{type(model).__name__} is compressed on the CPU; device={device!r} "
+        raise InputError(f"{type(model).__name__} is compressed on the CPU; device={device!r} "
                          "applies to PyTorch modules")
     if prune == "auto" and not kind.auto:
-        raise ValueError('prune="auto" applies to boosting and forests; give a fraction')
+        raise InputError('prune="auto" applies to boosting and forests; give a fraction')
     backup = copy.deepcopy(model)
     try:
         return _compress_estimator(model, kind, prune, data,

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..errors import InputError, InputTypeError
 from ..measure import torch_device
 from .adapter import forward, n_rows, take, to_device, to_input
 
@@ -51,13 +52,13 @@ def check_targets(model, X, y, loss=None) -> str:
     """``"classification"`` or ``"regression"`` from the model's output shape and ``y``;
     raises ``ValueError`` when they do not fit together. Runs one small forward pass."""
     if loss is not None and not callable(loss) and loss not in LOSSES:
-        raise ValueError(f"loss must be {' or '.join(map(repr, LOSSES))} or a callable "
+        raise InputError(f"loss must be {' or '.join(map(repr, LOSSES))} or a callable "
                          f"(output, target) -> loss, got {loss!r}")
     n = len(y)
     if n_rows(X) != n:
-        raise ValueError(f"finetune: X has {n_rows(X)} rows but y has {n}")
+        raise InputError(f"finetune: X has {n_rows(X)} rows but y has {n}")
     if n == 0:
-        raise ValueError("finetune: no rows to train on")
+        raise InputError("finetune: no rows to train on")
     was = model.training
     model.eval()
     with torch.no_grad():
@@ -70,19 +71,19 @@ def check_targets(model, X, y, loss=None) -> str:
                                                   and (y_np.ndim == 1 and out.ndim == 2 or tokens)))
     if classification:
         if not (out.ndim == 2 or tokens):
-            raise ValueError(f"finetune: cross-entropy needs (rows, classes) or (rows, seq, classes) "
+            raise InputError(f"finetune: cross-entropy needs (rows, classes) or (rows, seq, classes) "
                              f"outputs matching y; the model outputs shape {tuple(out.shape)}")
         if not integer or not (y_np.ndim == 1 or tokens):
-            raise ValueError("finetune: classification needs integer class labels, one per row "
+            raise InputError("finetune: classification needs integer class labels, one per row "
                              "(or one per position for (rows, seq, classes) outputs)")
         if y_np.min() < 0 or y_np.max() >= out.shape[-1]:
-            raise ValueError(f"finetune: labels run from {y_np.min()} to {y_np.max()} but the model "
+            raise InputError(f"finetune: labels run from {y_np.min()} to {y_np.max()} but the model "
                              f"outputs {out.shape[-1]} classes")
         return "classification"
     width = int(np.prod(out.shape[1:])) if out.ndim > 1 else 1
     y_width = int(np.prod(y_np.shape[1:])) if y_np.ndim > 1 else 1
     if width != y_width:
-        raise ValueError(f"finetune: the model outputs {width} value(s) per row but y has "
+        raise InputError(f"finetune: the model outputs {width} value(s) per row but y has "
                          f"{y_width}; for classification give integer labels")
     return "regression"
 
@@ -142,12 +143,12 @@ def fit_module(model, X, y, *, epochs=3, lr=None, batch_size=None, teacher=None,
     keep_zeros: weights that are exactly zero now (unstructured pruning) stay zero.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+        raise InputError(f"epochs must be a positive integer, got {epochs!r}")
     if lr is not None and (not isinstance(lr, float | int) or lr <= 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+        raise InputError(f"lr must be a positive number, got {lr!r}")
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
                                    or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
     task = check_targets(model, X, y, loss)
     device = torch_device(model)
     Xt = to_input(X, device)
@@ -226,9 +227,9 @@ def distill(teacher, student, data, *, epochs=3, lr=None, batch_size=None, tempe
     """
     for name, m in (("teacher", teacher), ("student", student)):
         if not isinstance(m, nn.Module):
-            raise TypeError(f"{name} must be a PyTorch module, got {type(m).__name__}")
+            raise InputTypeError(f"{name} must be a PyTorch module, got {type(m).__name__}")
     if not isinstance(data, tuple | list) or len(data) != 2:
-        raise ValueError("data must be a pair (X, y)")
+        raise InputError("data must be a pair (X, y)")
     X, y = data
     device = torch_device(student)
     with torch.no_grad():
@@ -241,7 +242,7 @@ def distill(teacher, student, data, *, epochs=3, lr=None, batch_size=None, tempe
         t_out, s_out = forward(teacher, t_probe), forward(student, probe)
         student.train(student_was)
     if t_out.shape != s_out.shape:
-        raise ValueError(f"student outputs shape {tuple(s_out.shape[1:])} per row but the teacher "
+        raise InputError(f"student outputs shape {tuple(s_out.shape[1:])} per row but the teacher "
                          f"outputs {tuple(t_out.shape[1:])}")
     if torch_device(teacher) != device:
         teacher = copy.deepcopy(teacher).to(device)

@@ -23,21 +23,23 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
 from .._imports import try_import
 from ..errors import CompressError
-from .adapter import call, latency, latency_pair, n_rows
+from .adapter import call, forward, latency, latency_pair, n_rows
 from .attention import swap_attention
 from .int8_conv import CONVS, Int8Conv, _set, activation_observer, fold_batchnorms
+from .onnx_int8 import available as onnx_available
 from .torch_ops import Int8WeightOnlyLinear, _replace_linears
 
 __all__ = ["quantize_int8", "BACKENDS", "DEFAULT_BACKEND", "have_torchao", "conv_layers",
            "shared_weight_layers"]
 
-BACKENDS = ("torchao", "torch.ao")
+BACKENDS = ("torchao", "torch.ao", "onnxruntime")
 # benchmarks/compress.py (CPU, 1 thread, eager): at equal accuracy torchao's dynamic int8 was
 # 0.05-0.5x the speed of fp32 on the Transformer and LSTM classifiers, torch.ao 0.7-1.4x.
 DEFAULT_BACKEND = "torch.ao"
@@ -48,6 +50,12 @@ _RNN = (nn.LSTM, nn.GRU)
 _BUDGET = 0.01
 # a torch.ao int8 Linear stores ~1.3 KB of packing metadata: below this many weights it is larger
 _TINY = 1024
+# below this speed-up (whole model, example batch) no int8 path is applied by default
+_KEEP = 0.95
+# a whole-model path whose outputs fall below this cosine similarity to fp32's (example batch)
+# is broken for that model, not merely noisier: it is not taken
+_MIN_COSINE = 0.95
+UNCHANGED = "int8: "
 
 
 def have_torchao() -> bool:
@@ -214,11 +222,15 @@ def _linears(model, backend, batch, budget_ms, skip) -> tuple[list[str], list[st
     return chosen, slower, tiny
 
 
+def _conv_names(model) -> list[str]:
+    return [n for n, m in model.named_modules() if type(m) in CONVS
+            and m.padding_mode == "zeros" and m.weight.dtype == torch.float32
+            and not isinstance(m.padding, str)]
+
+
 def _convs(model, batch, calibration, budget_ms) -> tuple[list[str], list[str], list[str]]:
     """Static int8 of the Conv1d/Conv2d layers; returns (int8, slower in int8, not calibrated)."""
-    names = [n for n, m in model.named_modules() if type(m) in CONVS
-             and m.padding_mode == "zeros" and m.weight.dtype == torch.float32
-             and not isinstance(m.padding, str)]
+    names = _conv_names(model)
     batches = calibration or ([batch] if batch is not None else [])
     if not names or not batches:
         return [], [], names
@@ -264,9 +276,23 @@ def quantize_int8(model: nn.Module, device: torch.device, weight_only: bool = Fa
                      + _named([f"{a} (with {b})" for a, b in shared.items()]))
     converted = _hf_conv1d_to_linear(model, shared)
     steps = [f"{len(converted)} HuggingFace Conv1D layers turned into nn.Linear"] if converted else []
+    if backend == "onnxruntime" and (device.type == "cuda" or weight_only):
+        raise CompressError("int8_backend='onnxruntime' is static int8 on the CPU; weight-only "
+                            "int8 and CUDA use int8_backend='torchao' or 'torch.ao'")
     if device.type == "cuda" or weight_only:
         step, more = _weight_only(model, device, backend, shared)
         return "; ".join(steps + [step]), notes + more
+    if backend == "onnxruntime":
+        return _onnx(model, example, calibration, steps, notes)
+    if policy == "all" or example is None or not _conv_names(model):
+        return _cpu(model, backend, example, calibration, policy, shared, steps, notes)
+    return _choose(model, backend, example, calibration, shared, steps, notes)
+
+
+def _cpu(model, backend, example, calibration, policy, shared, steps, notes, convs=True
+         ) -> tuple[str, list[str]]:
+    """torch's own int8, layer by layer: dynamic Linear / LSTM / GRU, static Conv (unless
+    ``convs`` is False)."""
     rnns = [n for n, m in model.named_modules() if isinstance(m, _RNN)]
     if rnns:
         _dynamic(model, set(_RNN))
@@ -277,7 +303,8 @@ def quantize_int8(model: nn.Module, device: torch.device, weight_only: bool = Fa
     budget_ms = None  # "all", or nothing to time with: every layer that can be quantized is
     if policy == "faster" and example is not None:
         budget_ms = _BUDGET * latency(model, example) * n_rows(example)
-    convs, conv_slow, uncalibrated = _convs(model, example, calibration, budget_ms)
+    convs, conv_slow, uncalibrated = (_convs(model, example, calibration, budget_ms) if convs
+                                      else ([], [], []))
     if convs:
         steps.append(f"static int8 of {len(convs)} Conv layers (x86 int8 kernels, "
                      f"{'calibrated on data' if calibration else 'calibrated on the example batch'})")
@@ -303,10 +330,75 @@ def quantize_int8(model: nn.Module, device: torch.device, weight_only: bool = Fa
                      f"batch: {_named(lin_slow)} (int8_layers='all' quantizes them anyway)")
     if not (rnns or convs or lins):
         if conv_slow or lin_slow or tiny:
-            return "int8: no layer was faster in int8, the model is unchanged", notes
+            return UNCHANGED + "no layer was faster in int8, the model is unchanged", notes
         raise CompressError("int8 quantization found no Linear, Conv, LSTM or GRU layer it could "
                             "quantize" + (f" ({notes[-1]})" if notes else ""))
     return "; ".join(steps), notes
+
+
+def _onnx(model, example, calibration, steps, notes) -> tuple[str, list[str]]:
+    from . import onnx_int8
+
+    if not onnx_int8.available():
+        raise CompressError("int8_backend='onnxruntime' needs onnxruntime and onnx: "
+                            "pip install 'aimauto_nb[torch]'")
+    if example is None:
+        raise CompressError("int8 through ONNX Runtime needs example_inputs= or data= to export "
+                            "and calibrate with")
+    onnx_int8.install(model, onnx_int8.quantize_onnx(model, example, calibration))
+    steps.append("static int8 of the whole model through ONNX Runtime (QDQ, int8 weights per "
+                 f"channel, calibrated on {'data' if calibration else 'the example batch'})")
+    notes.append("the model now runs through ONNX Runtime on the CPU (inference only); keep it "
+                 "with save_compressed() or torch.save")
+    return "; ".join(steps), notes
+
+
+def _choose(model, backend, example, calibration, shared, steps, notes) -> tuple[str, list[str]]:
+    """A model with Conv layers: each whole-model int8 path on a copy, timed against fp32 on
+    the example batch; the fastest is applied if it is at least ``_KEEP`` times fp32's speed
+    (paths whose outputs fall below ``_MIN_COSINE`` to fp32's are not taken)."""
+    fp32 = copy.deepcopy(model)
+    with torch.no_grad():
+        ref = forward(fp32, example).float().flatten()
+    paths = [("torch int8 (static Conv, dynamic Linear)",
+              lambda m: _cpu(m, backend, example, calibration, "faster", shared, list(steps),
+                             list(notes))),
+             ("dynamic int8 of Linear only (Conv fp32)",
+              lambda m: _cpu(m, backend, example, calibration, "faster", shared, list(steps),
+                             list(notes), convs=False))]
+    if backend is None and onnx_available() and not isinstance(example, Mapping):
+        paths.insert(0, ("ONNX Runtime int8",
+                         lambda m: _onnx(m, example, calibration, list(steps), list(notes))))
+    tried, failed, best = [], [], None
+    for label, run in paths:
+        cand = copy.deepcopy(fp32)
+        try:
+            step, more = run(cand)
+        except Exception as e:  # that path is not taken; the others still are
+            first = (str(e).strip().splitlines() or [""])[0][:120]
+            failed.append(f"{label} failed ({type(e).__name__}: {first})")
+            continue
+        if step.startswith(UNCHANGED):
+            continue
+        with torch.no_grad():
+            cos = float(nn.functional.cosine_similarity(
+                forward(cand, example).float().flatten(), ref.flatten(), dim=0))
+        if cos < _MIN_COSINE:
+            failed.append(f"{label} not taken (output cosine {cos:.3f} to fp32)")
+            continue
+        t32, t8 = latency_pair(fp32, cand, example, repeats=10, budget_s=1.5)
+        tried.append(f"{label} {t32 / t8:.2f}x")
+        if best is None or t32 / t8 > best[0]:
+            best = (t32 / t8, label, cand, step, more)
+    timing = (f"int8 paths timed on the whole model at batch {n_rows(example)} (speed vs fp32): "
+              + ", ".join(tried + failed))
+    if best is None or best[0] < _KEEP:
+        return (UNCHANGED + "no int8 path was faster than fp32 at this batch, the model is "
+                "unchanged (int8_layers='all' quantizes anyway)", notes + [timing])
+    speed, label, cand, step, more = best
+    model.__dict__.clear()
+    model.__dict__.update(cand.__dict__)
+    return step, more + [timing + f"; chose {label}"]
 
 
 def _weight_only(model, device, backend, shared) -> tuple[str, list[str]]:

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import torch
 
-from ..errors import AimautoError, CompressError
+from ..errors import AimautoError, CompressError, InputError
 from ..measure import torch_device
 from .adapter import example_batch, latency_pair, n_rows, outputs, take, to_input
 from .quality import quality
@@ -78,7 +78,7 @@ def _compress(model, prune, structured, quantize, device, data, finetune=None,
 
     dev = torch.device(device) if device is not None else torch_device(model)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' but no CUDA device is available")
+        raise InputError("device='cuda' but no CUDA device is available")
     model.to(dev)
     if reference is None or torch_device(reference) != dev:
         reference = copy.deepcopy(model if reference is None else reference).to(dev)

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ..errors import InputError
 from .quality import quality
 
 __all__ = ["kind_of", "Kind", "Boosting", "Forest", "Linear", "KINDS"]
@@ -266,7 +267,7 @@ def _prune_forest(model, amount, data, tolerance_points: float):
     classification = is_classifier(model)
     if data is None:
         if amount == "auto":
-            raise ValueError('prune="auto" needs data=(X, y) to judge the smaller models on')
+            raise InputError('prune="auto" needs data=(X, y) to judge the smaller models on')
         order = list(range(n))
         how = "the first trees"
     else:

@@ -223,7 +223,7 @@ class AimMagics(Magics):
     @argument("--no-distill", action="store_true", help="fine-tune on the labels alone")
     @argument("--example-inputs", metavar="X",
               help="a tensor (or tuple of tensors) variable to trace and time the model with")
-    @argument("--int8-backend", help="torch.ao or torchao (dynamic int8 of Linear layers on CPU)")
+    @argument("--int8-backend", help="torch.ao, torchao or onnxruntime (default: the fastest, measured)")
     @line_magic
     def aimcompress(self, line: str):
         """Compress a model in place and show the before/after report."""
