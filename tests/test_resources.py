@@ -5,6 +5,7 @@ import threading
 
 import numpy as np
 import pytest
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import make_pipeline
@@ -14,6 +15,7 @@ from threadpoolctl import threadpool_info
 import aimauto_nb as an
 from aimauto_nb.core.config import SearchConfig
 from aimauto_nb.errors import ConfigError
+from aimauto_nb.runtime import resources
 from aimauto_nb.runtime.metrics import parse_metrics
 from aimauto_nb.runtime.resources import DevicePool, cpu_count, plan, share_threads, trial_limits
 
@@ -29,6 +31,12 @@ def run(cell, data=None, **kw):
     kw.setdefault("seed", 0)
     kw.setdefault("storage", ":memory:")
     return an.search(cell, data=data, **kw).wait(timeout=120)
+
+
+@pytest.fixture
+def many_cores(monkeypatch):
+    """A machine bigger than any share asked here (a share of every core limits nothing)."""
+    monkeypatch.setattr(resources, "cpu_count", lambda: 64)
 
 
 # ------------------------------------------------------------------ the plan
@@ -86,7 +94,7 @@ def test_device_pool_takes_the_least_busy_device():
 # ------------------------------------------------------------------ estimators
 
 
-def test_share_threads_sets_only_what_the_cell_left_unset():
+def test_share_threads_sets_only_what_the_cell_left_unset(many_cores):
     lgb = pytest.importorskip("lightgbm")
     unset, mine = lgb.LGBMClassifier(), lgb.LGBMClassifier(num_threads=3)
     pipe = make_pipeline(StandardScaler(), RandomForestClassifier(n_jobs=-1))
@@ -99,15 +107,19 @@ def test_share_threads_sets_only_what_the_cell_left_unset():
             assert inside["n_jobs"] is None and inside["num_threads"] == 3
         else:
             assert inside["randomforestclassifier__n_jobs"] == -1
-        assert model.get_params() == type(model)(**model.get_params(deep=False)).get_params()
-    assert unset.get_params()["n_jobs"] is None
+        assert unset.get_params()["n_jobs"] is None
+    nested = make_pipeline(StandardScaler(), lgb.LGBMClassifier())
+    with share_threads(nested, 1):
+        assert nested.get_params()["lgbmclassifier__n_jobs"] == 1
+    assert nested.get_params()["lgbmclassifier__n_jobs"] is None
 
 
-def test_share_threads_reaches_nested_and_boosting_libraries():
+def test_share_threads_covers_scikit_learn_and_boosting_libraries(many_cores):
     pipe = make_pipeline(StandardScaler(), RandomForestClassifier())
-    with share_threads(pipe, 2):
-        assert pipe.get_params()["randomforestclassifier__n_jobs"] == 2
-    assert pipe.get_params()["randomforestclassifier__n_jobs"] is None
+    with share_threads(pipe, 2):  # scikit-learn: through joblib, the parameter untouched
+        assert pipe.get_params()["randomforestclassifier__n_jobs"] is None
+        assert effective_n_jobs(None) == 2
+    assert effective_n_jobs(None) == 1
     xgb = pytest.importorskip("xgboost")
     model = xgb.XGBClassifier()
     with share_threads(model, 1):
@@ -126,7 +138,13 @@ def _openmp_threads():
     return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp"}
 
 
-def test_trial_limits_hold_in_the_trials_thread_only():
+def test_a_share_of_every_core_limits_nothing():
+    assert not resources.limited(cpu_count()) and not resources.limited(None)
+    with share_threads(make_pipeline(RandomForestClassifier()), cpu_count()) as changed:
+        assert not changed and effective_n_jobs(None) == 1
+
+
+def test_trial_limits_hold_in_the_trials_thread_only(many_cores):
     before = _openmp_threads()
     seen = {}
 
@@ -165,7 +183,7 @@ class Recorder(ClassifierMixin, BaseEstimator):
         self.depth, self.n_jobs = depth, n_jobs
 
     def fit(self, X, y):
-        self.fit_jobs_ = self.n_jobs
+        self.fit_jobs_ = effective_n_jobs(self.n_jobs)
         self.classes_ = np.unique(y)
         return self
 
@@ -173,7 +191,7 @@ class Recorder(ClassifierMixin, BaseEstimator):
         return np.full(len(X), self.classes_[0])
 
 
-def test_search_sets_unset_n_jobs_while_fitting_and_puts_it_back(cancer):
+def test_search_sets_unset_n_jobs_while_fitting_and_puts_it_back(cancer, many_cores):
     s = run("model = Recorder(depth=hp.int(1, 3))", cancer, trials=2, jobs=1, threads=2,
             namespace={"Recorder": Recorder})
     assert s.best_model.fit_jobs_ == 2 and s.best_model.n_jobs is None

@@ -9,9 +9,10 @@ intra-op threads default to every core, so ``jobs`` trials at once oversubscribe
   trial's thread (OpenMP's thread count is per calling thread, so thread trials do not race).
 - BLAS (OpenBLAS, MKL): process-global, so a thread search sets it once while it runs
   (:func:`search_limits`); a worker process sets it per trial.
-- Estimators whose thread parameter the cell leaves unset (``n_jobs=None``,
-  LightGBM's ``num_threads``, XGBoost's ``nthread``, CatBoost's ``thread_count``): set to
-  the share for the trial's fits, and put back afterwards (:func:`share_threads`).
+- LightGBM, XGBoost and CatBoost estimators whose thread parameter the cell leaves unset
+  (``n_jobs=None``, ``num_threads``, ``nthread``, CatBoost's ``thread_count``): set to the
+  share for the trial's fits and put back afterwards; scikit-learn's ``n_jobs=None``
+  through joblib's (thread-local) ``parallel_config`` (:func:`share_threads`).
 - torch: ``torch.set_num_threads`` is process-global (each thread adopts it at its first
   parallel op). Process workers set it per trial; thread trials set it too, once torch is
   imported (trials started before that use torch's default), and a thread search puts the
@@ -37,8 +38,8 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 
-__all__ = ["Resources", "plan", "cpu_count", "share_threads", "trial_limits", "search_limits",
-           "DevicePool", "THREAD_PARAMS"]
+__all__ = ["Resources", "plan", "cpu_count", "limited", "share_threads", "trial_limits",
+           "search_limits", "DevicePool", "THREAD_PARAMS"]
 
 #: Thread-count parameters of estimators; the first one an estimator has is the one set.
 THREAD_PARAMS = ("n_jobs", "thread_count", "num_threads", "nthread", "nthreads", "num_thread")
@@ -166,43 +167,44 @@ class DevicePool:
 
 
 def _estimators(model):
-    """``(prefix, estimator)`` for ``model`` and every estimator nested in its parameters."""
-    yield "", model
-    try:
-        deep = model.get_params(deep=True)
-    except Exception:
-        return
-    for key, value in deep.items():
+    """``model`` and every estimator nested in its parameters."""
+    yield model
+    for value in model.get_params(deep=True).values():
         if hasattr(value, "get_params") and hasattr(value, "set_params") and not isinstance(value, type):
-            yield key + "__", value
+            yield value
 
 
-def _is_catboost(est) -> bool:
-    return type(est).__module__.startswith("catboost")
+_BOOSTERS = ("lightgbm", "xgboost", "catboost")
 
 
 @contextlib.contextmanager
 def share_threads(model, threads: int | None):
-    """Set the thread parameter of every estimator in ``model`` whose cell left it unset
-    (``None``; CatBoost: absent) to ``threads`` for the duration, then put it back."""
+    """Give ``model``'s fits ``threads``: LightGBM, XGBoost and CatBoost estimators in it
+    whose cell left the thread parameter unset (``None``; CatBoost: absent) get it set for
+    the duration and put back; everything else through joblib's ``parallel_config``
+    (scikit-learn's ``n_jobs=None`` follows it; an ``n_jobs`` the cell set wins)."""
     changed: list[tuple[object, str, object]] = []
-    if threads is not None and hasattr(model, "get_params"):
-        for _, est in _estimators(model):
-            try:
-                own = est.get_params(deep=False)
-            except Exception:
-                continue
-            present = [k for k in THREAD_PARAMS if k in own]
-            if _is_catboost(est) and "thread_count" not in own:
-                present, before = ["thread_count"], -1  # its default; CatBoost then drops it
-            elif present and all(own[k] is None for k in present):
-                before = None
-            else:
-                continue
-            est.set_params(**{present[0]: threads})
-            changed.append((est, present[0], before))
+    if not limited(threads):
+        yield False
+        return
+    import joblib
+
+    for est in _estimators(model) if hasattr(model, "get_params") else ():
+        if type(est).__module__.split(".")[0] not in _BOOSTERS:
+            continue
+        own = est.get_params(deep=False)
+        present = [k for k in THREAD_PARAMS if k in own]
+        if type(est).__module__.startswith("catboost") and "thread_count" not in own:
+            present, before = ["thread_count"], -1  # its default; CatBoost then drops it
+        elif present and all(own[k] is None for k in present):
+            before = None
+        else:
+            continue
+        est.set_params(**{present[0]: threads})
+        changed.append((est, present[0], before))
     try:
-        yield bool(changed)
+        with joblib.parallel_config(n_jobs=threads):
+            yield bool(changed)
     finally:
         for est, key, before in reversed(changed):
             est.set_params(**{key: before})
@@ -214,18 +216,34 @@ def _torch_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+_CONTROLLER: list = [None, -1]  # threadpoolctl's controller and len(sys.modules) it saw
+
+
+def _controller():
+    """threadpoolctl's view of the loaded thread pools, rebuilt only after new imports
+    (a scan of the loaded libraries costs ~1 ms; a limit on a kept one ~20 µs)."""
+    if _CONTROLLER[1] != len(sys.modules):
+        import sklearn.utils._openmp_helpers  # noqa: F401  (loads scikit-learn's OpenMP)
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER[:] = [ThreadpoolController(), len(sys.modules)]
+    return _CONTROLLER[0]
+
+
+def limited(threads: int | None) -> bool:
+    """Whether a share of ``threads`` limits anything (every core is each pool's default)."""
+    return threads is not None and threads < cpu_count()
+
+
 @contextlib.contextmanager
 def trial_limits(threads: int | None, whole_process: bool = False):
     """Limit this trial's OpenMP pools (in the calling thread) and torch to ``threads``;
     ``whole_process`` (a worker process runs one trial at a time): BLAS too."""
-    if threads is None:
+    if not limited(threads):
         yield
         return
-    import sklearn.utils._openmp_helpers  # noqa: F401  (loads scikit-learn's OpenMP first)
-    from threadpoolctl import threadpool_limits
-
     _torch_threads(threads)
-    with threadpool_limits(limits=threads, user_api=None if whole_process else "openmp"):
+    with _controller().limit(limits=threads, user_api=None if whole_process else "openmp"):
         yield
 
 
@@ -233,14 +251,12 @@ def trial_limits(threads: int | None, whole_process: bool = False):
 def search_limits(threads: int | None):
     """For a thread search: BLAS pools (process-global) limited while it runs, and torch's
     thread count put back when it ends."""
-    if threads is None:
+    if not limited(threads):
         yield
         return
-    from threadpoolctl import threadpool_limits
-
     torch = sys.modules.get("torch")
     before = torch.get_num_threads() if torch is not None else None
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with _controller().limit(limits=threads, user_api="blas"):
         try:
             yield
         finally:
