@@ -48,7 +48,7 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
         of ``data`` at first access).
     metrics : str or sequence of str, default "auto"
         Objectives, the first one primary: ``accuracy, balanced_accuracy, f1, roc_auc,
-        log_loss, r2, rmse, mae, size, latency, fit_time``, or ``name:max`` / ``name:min``
+        log_loss, r2, rmse, mae, size, latency, fit_time, gpu_memory``, or ``name:max`` / ``name:min``
         for keys of a ``score`` dict. ``auto`` is accuracy (classification), r2
         (regression), or the cell's ``score`` without data. Several make a multi-objective
         study.
