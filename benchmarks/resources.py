@@ -10,7 +10,7 @@ process so the environment is read before the libraries load:
 Rounds are interleaved and the median wall time per search reported; target: ``ours``
 within 1.1x of ``by hand`` for ``jobs=2``, and no change for ``jobs=1``.
 
-    nice -n 10 python benchmarks/resources.py [--rounds 3] [--trials 8] [--torch]
+    nice -n 10 python benchmarks/resources.py [--rounds 3] [--trials 8] [--cells hgb,lightgbm,torch]
 """
 
 from __future__ import annotations
@@ -83,11 +83,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--trials", type=int, default=8)
-    ap.add_argument("--torch", action="store_true")
+    ap.add_argument("--cells", default="hgb,lightgbm", help="of hgb, lightgbm, torch")
     ap.add_argument("--jobs", default="2,1")
     args = ap.parse_args()
     cores = len(os.sched_getaffinity(0))
-    cells = ["hgb", "lightgbm"] + (["torch"] if args.torch else [])
+    cells = args.cells.split(",")
     modes = ("ours", "by hand", "none")
     times: dict[tuple, list[float]] = {}
     for _ in range(args.rounds):
@@ -96,6 +96,7 @@ def main() -> None:
                 for mode in modes:
                     t = run_one(CELLS[name], jobs, args.trials, mode, max(1, cores // jobs))
                     times.setdefault((name, jobs, mode), []).append(t)
+                    print(f"  {name} jobs={jobs} {mode}: {t:.2f} s", flush=True)
     print(f"{cores} cores, {args.trials} trials per search, median of {args.rounds} rounds (s)")
     print(f"{'cell':10} {'jobs':>4} {'ours':>8} {'by hand':>8} {'none':>8} {'ours/hand':>10}")
     for name in cells:
