@@ -23,6 +23,7 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
            name: str | None = None, resume: bool = False, seed: int | None = None,
            pruner: Any = None, trial_timeout: float | None = None, namespace: dict | None = None,
            stop_when_converged: bool | int = False, warm_start: Any = True,
+           threads: int | bool | None = None, devices: Any = None, trials_per_device: int = 1,
            display: bool = True) -> Search:
     """Start a search over the ``hp`` markers of ``source`` and return at once.
 
@@ -47,7 +48,7 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
         of ``data`` at first access).
     metrics : str or sequence of str, default "auto"
         Objectives, the first one primary: ``accuracy, balanced_accuracy, f1, roc_auc,
-        log_loss, r2, rmse, mae, size, latency, fit_time``, or ``name:max`` / ``name:min``
+        log_loss, r2, rmse, mae, size, latency, fit_time, gpu_memory``, or ``name:max`` / ``name:min``
         for keys of a ``score`` dict. ``auto`` is accuracy (classification), r2
         (regression), or the cell's ``score`` without data. Several make a multi-objective
         study.
@@ -95,6 +96,18 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
         KNN and MLP, when the cell's markers are keyword arguments of one of them. A previous
         search or study: its best 5 trials. Only the cell's parameters, and only values
         inside its ranges, are used. ``False``: none.
+    threads : int or False, optional
+        Threads each running trial may use (OpenMP/BLAS pools, estimators' ``n_jobs`` /
+        ``num_threads`` / ``thread_count`` the cell leaves unset, torch): default
+        ``cores // jobs``; ``False`` leaves them alone. Threads and processes only.
+    devices : "cuda", list of str or int, optional
+        GPUs the trials run on, one trial per device (``trials_per_device`` lets several
+        share one): ``"cuda"`` (all), ``["cuda:0", "cuda:1"]`` or a count. The cell reads
+        its device from the variable ``device``; process workers see only theirs
+        (``CUDA_VISIBLE_DEVICES``, so ``device`` is ``"cuda:0"``). ``jobs`` defaults to the
+        places on the devices.
+    trials_per_device : int, default 1
+        Trials that share one device at once.
     display : bool, default True
         Show the live panel in a notebook, or a text progress line elsewhere.
 
@@ -110,7 +123,8 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
         source, data=data, valid=valid, cv=cv, metrics=metrics, trials=trials, timeout=timeout,
         strategy=strategy, jobs=jobs, executor=executor, storage=storage, name=name,
         resume=resume, seed=seed, pruner=pruner, trial_timeout=trial_timeout,
-        namespace=namespace, stop_when_converged=stop_when_converged, warm_start=warm_start)
+        namespace=namespace, stop_when_converged=stop_when_converged, warm_start=warm_start,
+        threads=threads, devices=devices, trials_per_device=trials_per_device)
     return launch(config, display=display)
 
 

@@ -100,6 +100,14 @@ def test_aimstatus_prints_one_line(kernel):
     assert line.startswith("s4: done | 3/3 trials | 3 complete, 0 failed") and "best accuracy=" in line
 
 
+def test_devices_and_threads_options_reach_the_trials(kernel):
+    cell = "x = hp.float(0, 1)\nscore = {'x': x, 'gpu': int(device[-1])}\n"
+    kernel.run("%%aimsearch --metrics x:max,gpu:max --trials 4 --devices 2 --threads 1 --quiet "
+               "--wait --name s9\n" + cell, check=True)
+    ex = kernel.run("%aimstatus s9\nprint(sorted({r.values['gpu'] for r in s9.trials}))", check=True)
+    assert "2 jobs × 1 thread · cuda:0, cuda:1" in ex.stdout and "[0.0, 1.0]" in ex.stdout
+
+
 def test_aimapply_sets_the_next_input(kernel):
     kernel.run("%%aimsearch --data X y --trials 4 --quiet --wait --name s5\n" + TREE, check=True)
     ex = kernel.run("%aimapply s5 --trial 2", check=True)

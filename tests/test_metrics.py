@@ -42,7 +42,7 @@ def test_a_metric_of_the_other_task_is_refused(spec, task):
 
 
 def test_directions_and_kinds():
-    assert {n for n, m in METRICS.items() if m.is_cost} == {"size", "latency", "fit_time"}
+    assert {n for n, m in METRICS.items() if m.is_cost} == {"size", "latency", "fit_time", "gpu_memory"}
     assert all(m.computed for m in METRICS.values() if not m.is_cost)
     assert METRICS["log_loss"].direction == "minimize" and METRICS["f1"].direction == "maximize"
     assert METRICS["size"].log_scale and not METRICS["accuracy"].log_scale

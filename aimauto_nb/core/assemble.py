@@ -47,7 +47,8 @@ def build_spec(config: SearchConfig, auto_report: bool) -> Spec:
     ns = config.namespace
     if not runner.shares_memory:
         ns = {k: ns[k] for k in config.program.references if k in ns}
-    spec = Spec(config.program, ns, config.data, config.metrics, auto_report=auto_report)
+    spec = Spec(config.program, ns, config.data, config.metrics, auto_report=auto_report,
+                resources=config.resources)
     if runner.pickles_namespace:
         try:
             spec.namespace_blob = cloudpickle.dumps(ns)
@@ -72,7 +73,8 @@ def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
     tag_study(study, config.name, metrics, strategy=config.strategy_name, protocol=config.protocol,
               source=config.program.source)
     results = Results(metrics, patience=config.patience, identity=Identity(
-        config.name, config.strategy_name, config.protocol, config.trials, config.timeout))
+        config.name, config.strategy_name, config.protocol, config.trials, config.timeout,
+        config.resources.describe()))
     for rec in history(study, metrics):
         results.put(rec)
     data = config.data

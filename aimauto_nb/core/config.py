@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..runners import check_executor, default_jobs
+from ..runners import check_executor, default_jobs, runner_class
 from ..runtime.data import Dataset
 from ..runtime.metrics import Metric, parse_metrics
+from ..runtime.resources import Resources, plan
 from ..space.program import CellProgram
 from ..storage.default import DefaultStorage, storage_setting
 from ..storage.urls import check_storage
@@ -70,6 +71,7 @@ class SearchConfig:
     patience: int = 20
     stop_when_converged: bool = False
     warm_start: Any = True
+    resources: Resources = field(default_factory=Resources)
 
     @property
     def protocol(self) -> str:
@@ -86,7 +88,9 @@ class SearchConfig:
               name: str | None = None, resume: bool = False, seed: int | None = None,
               pruner=None, trial_timeout: float | None = None,
               namespace: dict | None = None,
-              stop_when_converged: bool | int = False, warm_start: Any = True) -> SearchConfig:
+              stop_when_converged: bool | int = False, warm_start: Any = True,
+              threads: int | bool | None = None, devices=None,
+              trials_per_device: int = 1) -> SearchConfig:
         """Validate every argument of :func:`aimauto_nb.search` (see there), cheapest first."""
         check_positive("jobs", jobs, integer=True)
         check_positive("trials", trials, integer=True)
@@ -95,6 +99,8 @@ class SearchConfig:
         check_strategy(strategy)
         check_budget(trials, timeout, strategy)
         check_executor(executor)
+        resources = plan(jobs, default_jobs(executor, None), threads, devices, trials_per_device,
+                         limits=runner_class(executor).limits)
         check_pruner(pruner)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             raise ValueError(f"seed must be an integer, got {seed!r}")
@@ -122,11 +128,11 @@ class SearchConfig:
         if patience is None:
             patience = default_patience(program)
         return cls(program=program, data=ds, metrics=parsed, trials=trials, timeout=timeout,
-                   strategy=strategy, pruner=pruner, jobs=default_jobs(executor, jobs),
+                   strategy=strategy, pruner=pruner, jobs=resources.jobs,
                    executor=executor, storage=storage, name=name, resume=bool(resume),
                    seed=seed, trial_timeout=trial_timeout, namespace=dict(namespace or {}),
                    patience=patience, stop_when_converged=bool(stop_when_converged),
-                   warm_start=warm_start)
+                   warm_start=warm_start, resources=resources)
 
 
 def default_patience(program: CellProgram) -> int:

@@ -100,6 +100,7 @@ class Snapshot:
     stop_reason: str | None = None
     stagnant: int = 0  # complete trials since the best (or the front) last improved
     patience: int | None = None  # stagnant trials after which improvement is unlikely
+    resources: str = ""  # each trial's share of the machine, for people
 
     @property
     def converged(self) -> bool:
@@ -123,14 +124,15 @@ class Snapshot:
         return self.counts["complete"] + self.counts["failed"] + self.counts["pruned"]
 
     def status_line(self) -> str:
-        """``name: state | 12/40 trials | 10 complete, ... | 3.2s | best accuracy=0.97``."""
+        """``name: state | 12/40 trials | 10 complete, ... | 3.2s | 2 jobs × 1 thread |
+        best accuracy=0.97``."""
         c = self.counts
         budget = f"/{self.budget}" if self.budget else ""
         warm = sum(r.source is not None for r in self.trials)
         parts = [f"{self.name}: {self.state}", f"{self.finished}{budget} trials",
                  f"{c['complete']} complete, {c['failed']} failed, {c['pruned']} pruned, "
                  f"{c['running']} running" + (f" ({warm} warm-start)" if warm else ""),
-                 f"{self.elapsed:.1f}s"]
+                 f"{self.elapsed:.1f}s"] + ([self.resources] if self.resources else [])
         if self.best is not None:
             parts.append("best " + ", ".join(f"{k}={v:.4g}" for k, v in self.best.values.items()))
         if self.stop_reason and not self.running:
@@ -149,6 +151,7 @@ class Identity:
     protocol: str = ""
     budget: int | None = None
     timeout: float | None = None
+    resources: str = ""  # each trial's share: "2 jobs × 1 thread · cuda:0, cuda:1"
 
 
 class Results:
@@ -252,4 +255,5 @@ class Results:
                 best=self._best, counts=counts, elapsed=self.elapsed,
                 budget=ident.budget, timeout=ident.timeout,
                 error=None if self.error is None else str(self.error),
-                stop_reason=self.stop_reason, stagnant=self.stagnant, patience=self.patience)
+                stop_reason=self.stop_reason, stagnant=self.stagnant, patience=self.patience,
+                resources=ident.resources)

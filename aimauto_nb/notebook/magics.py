@@ -28,6 +28,13 @@ def _number(text: str):
         return float(text)
 
 
+def _devices(text: str | None):
+    """``--devices``: a count, ``cuda`` or a comma-separated list."""
+    if text is None or not text.isdigit():
+        return text
+    return int(text)
+
+
 @magics_class
 class AimMagics(Magics):
     """The aimauto_nb magics, registered by ``%load_ext aimauto_nb``."""
@@ -77,6 +84,12 @@ class AimMagics(Magics):
               help="trials at once (default 1; process: cores - 1; dask: the cluster's threads)")
     @argument("--executor", default="thread",
               help=f"{', '.join(EXECUTORS)} or a Dask scheduler address tcp://HOST:PORT")
+    @argument("--threads", type=int, metavar="N",
+              help="threads per running trial (default: cores // jobs; 0: no limit)")
+    @argument("--devices", metavar="D",
+              help="GPUs, one trial each: cuda, cuda:0,cuda:1 or a count (the cell reads `device`)")
+    @argument("--trials-per-device", type=int, default=1, metavar="N",
+              help="trials sharing one device (default 1)")
     @argument("--trial-timeout", type=float, metavar="S", help="fail a trial after S seconds")
     @argument("--storage", help="study storage: sqlite:///file.db or another URL, "
                                   "journal:///file.log, :memory: (default: .aimauto/journal.log)")
@@ -126,7 +139,10 @@ class AimMagics(Magics):
                        jobs=args.jobs, executor=args.executor, storage=args.storage, name=args.name,
                        resume=args.resume, seed=args.seed, pruner=args.pruner,
                        trial_timeout=args.trial_timeout, namespace=self.shell.user_ns,
-                       stop_when_converged=args.stop_when_converged, warm_start=warm)
+                       stop_when_converged=args.stop_when_converged, warm_start=warm,
+                       threads=False if args.threads == 0 else args.threads,
+                       devices=_devices(args.devices),
+                       trials_per_device=args.trials_per_device)
             s = launch(config, display=not args.quiet)
         except (AimautoError, ValueError, TypeError, ImportError) as e:
             raise UsageError(str(e)) from None

@@ -240,8 +240,9 @@ class Panel:
         err = ""
         if snap.state == "failed" and snap.error is not None:
             err = f"<div style='color:#d62728'>{_esc(snap.error)}</div>"
+        share = f"{_esc(snap.resources)} · " if snap.resources else ""
         return (f"{_HIDE_STATIC}<b>{_esc(snap.name)}</b> · {_esc(snap.strategy)} · "
-                f"{_esc(snap.protocol)} · <span class='aimauto-state' style='color:{colour};"
+                f"{_esc(snap.protocol)} · {share}<span class='aimauto-state' style='color:{colour};"
                 f"font-weight:bold'>{_esc(snap.state)}</span>{err}")
 
     def _summary_html(self, snap) -> str:

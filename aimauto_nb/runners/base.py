@@ -30,10 +30,12 @@ class Runner(Protocol):  # runners subclass it for the flags' defaults
     ``kills`` (``kill`` really stops a trial), ``interrupts`` (a thread trial is
     interrupted instead), ``shares_memory`` (trials see the kernel's objects; otherwise the
     namespace is cut to the names the cell reads), ``pickles_namespace`` (the namespace is
-    sent to worker processes, so it must pickle).
+    sent to worker processes, so it must pickle), ``limits`` (it gives each trial its
+    thread share and device, :mod:`~aimauto_nb.runtime.resources`).
     """
 
     kills: bool = False
+    limits: bool = False
     interrupts: bool = False
     shares_memory: bool = False
     pickles_namespace: bool = False

@@ -21,13 +21,16 @@ __all__ = ["ProcessRunner"]
 
 
 class ProcessRunner(Runner):
-    """Trials in loky worker processes, one single-worker executor per slot. A slot whose
+    """Trials in loky worker processes, one single-worker executor per slot, started with
+    the trial's thread share in its environment and, with devices, its slot's GPU as the
+    only visible one (slots take the devices in turn). A slot whose
     worker died (its future fails with loky's ``TerminatedWorkerError``) gets a fresh
     executor on its next trial; each worker exits when this process dies (a watchdog
     thread, as loky workers do not check for that)."""
 
     kills = True
     pickles_namespace = True
+    limits = True
 
     def __init__(self, jobs: int, broker, spec):
         self.slots = jobs
@@ -46,8 +49,9 @@ class ProcessRunner(Runner):
         if self._slots[i] is None:
             from loky import ProcessPoolExecutor
 
+            env = self._spec.resources.worker_env(self._spec.resources.slot_device(i))
             self._slots[i] = ProcessPoolExecutor(max_workers=1, initializer=_watch_parent,
-                                                 initargs=(os.getpid(),))
+                                                 initargs=(os.getpid(),), env=env or None)
             self._fed[i] = False
         return self._slots[i]
 
@@ -60,8 +64,10 @@ class ProcessRunner(Runner):
             if i in self._busy:
                 self._retire_if_broken(i, self._busy[i])
             ex = self._executor(i)
+            # the worker sees only its own GPU, so its device is always the first
             task = Task(number, s.program, {}, None, s.metrics, self._server.channel(),
-                        keep_bytes=True, auto_report=s.auto_report)
+                        keep_bytes=True, auto_report=s.auto_report, threads=s.resources.threads,
+                        device="cuda:0" if s.resources.devices else None, whole_process=True)
             blob = cloudpickle.dumps(task)
             first = not self._fed[i]
             fut = ex.submit(run_cached, blob, self._data_key, self._ns_blob if first else None,

@@ -1,13 +1,15 @@
 """What a cost metric measures, one function each, on the :class:`Evidence` of a trial.
 
 A cost metric in :data:`aimauto_nb.runtime.metrics.METRICS` names its function here and
-what it needs (``"model"``, ``"inputs"``, ``"fit"``), so adding a cost (say peak GPU
-memory) is one function and one registry entry; evaluation and validation loop over the
-metrics and name none of them.
+what it needs (``"model"``, ``"inputs"``, ``"fit"``, ``"gpu"``), so adding a cost is one
+function and one registry entry (and, for a cost measured over the whole trial like
+``gpu_memory``, a function that starts the measurement); evaluation and validation loop over
+the metrics and name none of them.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 from ..errors import InputError
 from ..measure import dumps, is_torch_module, measure_latency, model_size
 
-__all__ = ["Evidence", "size", "latency", "fit_time", "ASK_EXAMPLE"]
+__all__ = ["Evidence", "size", "latency", "fit_time", "gpu_memory", "reset_gpu_memory", "ASK_EXAMPLE"]
 
 ASK_EXAMPLE = ("set `example_inputs` in the cell: a batch of what the model takes (a tensor, "
                "or a tuple of tensors for several arguments)")
@@ -24,12 +26,14 @@ ASK_EXAMPLE = ("set `example_inputs` in the cell: a batch of what the model take
 @dataclass
 class Evidence:
     """What one trial left to measure: the fitted model, the fit's mean time per split,
-    the cell's ``example_inputs`` and the search's data (for validation rows)."""
+    the cell's ``example_inputs``, the search's data (for validation rows) and the trial's
+    device (``None``: torch's current CUDA device)."""
 
     model: Any
     fit_time: float | None
     example_inputs: Any
     data: Any
+    device: str | None = None
 
     @cached_property
     def pickled(self) -> bytes | None:
@@ -82,3 +86,25 @@ def latency(ev: Evidence) -> float:
         raise InputError(f"metric latency: the model does not run on the validation rows "
                          f"({_describe(batch)}): {type(e).__name__}: {str(e).splitlines()[0]}; "
                          f"{ASK_EXAMPLE}") from e
+
+
+def _cuda():
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        raise InputError("metric gpu_memory needs torch with a CUDA device")
+    return torch
+
+
+def reset_gpu_memory(device: str | None) -> None:
+    """Start a trial's ``gpu_memory`` measurement (torch's peak statistics reset), when torch
+    with CUDA is loaded; a cell that imports torch itself counts from its first allocation."""
+    try:
+        _cuda().cuda.reset_peak_memory_stats(device)
+    except InputError:
+        pass
+
+
+def gpu_memory(ev: Evidence) -> float:
+    """Peak bytes torch allocated on the trial's CUDA device during the trial. Thread trials
+    that share a device share its peak (CUDA counts per device and process)."""
+    return float(_cuda().cuda.max_memory_allocated(ev.device))

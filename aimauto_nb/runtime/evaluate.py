@@ -18,6 +18,7 @@ from .costs import Evidence
 from .data import Dataset
 from .metrics import Metric
 from .reporting import fit_reporting
+from .resources import share_threads
 
 __all__ = ["Outcome", "evaluate"]
 
@@ -54,12 +55,27 @@ def _score_values(score, metrics: Sequence[Metric]) -> dict[str, float]:
 
 
 def evaluate(result: CellResult, metrics: Sequence[Metric], data: Dataset | None,
-             keep_bytes: bool = False, report: Callable | None = None) -> Outcome:
+             keep_bytes: bool = False, report: Callable | None = None,
+             threads: int | None = None, device: str | None = None) -> Outcome:
     """Turn what the cell produced into metric values (fitting the model if needed).
 
     ``report(value, step)``: when given (a pruner is on) and the split is a single holdout,
     estimators that train in iterations report validation scores as they fit.
+    ``threads``: the trial's share, set on estimators whose thread parameter the cell left
+    unset while they are fitted and measured (:func:`~.resources.share_threads`).
     """
+    with share_threads(result.model if result.score is None else None, threads) as shared:
+        out = _evaluate(result, metrics, data, report, device)
+    if keep_bytes and out.model is not None:
+        ev_bytes = None if shared else out.model_bytes
+        out.model_bytes = ev_bytes if ev_bytes is not None else dumps(out.model)
+    else:
+        out.model_bytes = None
+    return out
+
+
+def _evaluate(result: CellResult, metrics: Sequence[Metric], data: Dataset | None,
+              report: Callable | None, device: str | None) -> Outcome:
     fit_time = None
     refit = False
     if result.score is not None:
@@ -95,7 +111,7 @@ def evaluate(result: CellResult, metrics: Sequence[Metric], data: Dataset | None
         custom = [m.name for m in metrics if not m.is_cost and not m.computed]
         if custom:
             raise ValueError(f"custom metrics {custom} need the cell to set `score`")
-    evidence = Evidence(model, fit_time, result.example_inputs, data)
+    evidence = Evidence(model, fit_time, result.example_inputs, data, device)
     for m in metrics:
         if m.is_cost and m.name not in values:
             if "model" in m.needs and model is None:
@@ -104,8 +120,5 @@ def evaluate(result: CellResult, metrics: Sequence[Metric], data: Dataset | None
     for k, v in values.items():
         if not math.isfinite(v):
             raise ValueError(f"metric {k} is {v}")
-    pickled = None
-    if keep_bytes and model is not None:
-        pickled = evidence.pickled if evidence.pickled is not None else dumps(model)
-    return Outcome(values=values, model=model, model_bytes=pickled,
+    return Outcome(values=values, model=model, model_bytes=evidence.__dict__.get("pickled"),
                    fit_time=fit_time, refit=refit)

@@ -51,8 +51,10 @@ class Metric:
     measure : callable or None
         For a cost: ``measure(evidence) -> float`` on a trial's
         :class:`~aimauto_nb.runtime.costs.Evidence`.
-    needs : frozenset of {"model", "inputs", "fit"}
+    needs : frozenset of {"model", "inputs", "fit", "gpu"}
         What the measurement needs, checked before the search starts.
+    start : callable or None
+        For a cost measured over the whole trial: ``start(device)`` before the cell runs.
     formatter : callable
         ``formatter(value) -> str`` for people (the unit included).
     log_scale : bool
@@ -66,6 +68,7 @@ class Metric:
     task: str | None = None
     measure: Callable | None = None
     needs: frozenset = frozenset()
+    start: Callable | None = None
     formatter: Callable = _plain
     log_scale: bool = False
 
@@ -131,6 +134,9 @@ METRICS: dict[str, Metric] = {
         Metric("latency", "minimize", unit="ms/row", measure=costs.latency,
                needs=frozenset({"model", "inputs"}), formatter=_per_row, log_scale=True),
         Metric("fit_time", "minimize", unit="s", measure=costs.fit_time, needs=frozenset({"fit"})),
+        Metric("gpu_memory", "minimize", unit="bytes", measure=costs.gpu_memory,
+               needs=frozenset({"gpu"}), start=costs.reset_gpu_memory, formatter=_bytes,
+               log_scale=True),
     ]
 }
 

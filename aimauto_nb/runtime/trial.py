@@ -15,6 +15,7 @@ from .data import Dataset
 from .evaluate import evaluate
 from .metrics import Metric
 from .protect import protect
+from .resources import Resources, trial_limits
 
 __all__ = ["Spec", "Task", "Reply", "run_trial", "rebuild"]
 
@@ -32,6 +33,7 @@ class Spec:
     metrics: tuple[Metric, ...]
     namespace_blob: bytes | None = None  # pickled once for process and Dask workers
     auto_report: bool = False
+    resources: Resources = field(default_factory=Resources)
 
 
 @dataclass
@@ -44,6 +46,9 @@ class Task:
     channel: Any
     keep_bytes: bool = False
     auto_report: bool = False  # report per-iteration validation scores of known estimators
+    threads: int | None = None  # the trial's share of the cores (None: no limit)
+    device: str | None = None  # set as the cell's `device` when the search has devices
+    whole_process: bool = False  # a worker process: process-global limits are the trial's
 
 
 @dataclass
@@ -74,11 +79,19 @@ def run_trial(task: Task) -> Reply:
             raise optuna.TrialPruned(f"pruned at step {step}")
 
     t0 = time.perf_counter()
+    namespace = dict(task.namespace)
+    if task.device is not None:
+        namespace["device"] = task.device
     try:
         channel.started(number)
-        result = task.program.run(dict(task.namespace), HP(resolve, report))
-        out = evaluate(result, task.metrics, task.data, keep_bytes=task.keep_bytes,
-                       report=report if task.auto_report else None)
+        with trial_limits(task.threads, task.whole_process):
+            for m in task.metrics:
+                if m.start is not None:
+                    m.start(task.device)
+            result = task.program.run(namespace, HP(resolve, report))
+            out = evaluate(result, task.metrics, task.data, keep_bytes=task.keep_bytes,
+                           report=report if task.auto_report else None, threads=task.threads,
+                           device=task.device)
     except optuna.TrialPruned as e:
         return Reply(number, "pruned", error=str(e), choice_index=choice_index,
                      duration=time.perf_counter() - t0)
