@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..runtime.metrics import Metric
+from ..runtime.metrics import Metric, format_seconds
 
 __all__ = ["TrialRecord", "Snapshot", "Results", "Identity", "pareto_front", "best_of", "dominates", "STATES"]
 
@@ -121,6 +121,10 @@ class Snapshot:
     def finished(self) -> int:
         return self.counts["complete"] + self.counts["failed"] + self.counts["pruned"]
 
+    def values_text(self, rec: TrialRecord) -> str:
+        """``accuracy=0.9712, size=80.6 kB``: each metric formatted by its :class:`Metric`."""
+        return ", ".join(f"{m.name}={m.format(rec.values.get(m.name))}" for m in self.metrics)
+
     def status_line(self) -> str:
         """``name: state | 12/40 trials | 10 complete, ... | 3.2s | best accuracy=0.97``."""
         c = self.counts
@@ -129,9 +133,9 @@ class Snapshot:
         parts = [f"{self.name}: {self.state}", f"{self.finished}{budget} trials",
                  f"{c['complete']} complete, {c['failed']} failed, {c['pruned']} pruned, "
                  f"{c['running']} running" + (f" ({warm} warm-start)" if warm else ""),
-                 f"{self.elapsed:.1f}s"]
+                 format_seconds(self.elapsed)]
         if self.best is not None:
-            parts.append("best " + ", ".join(f"{k}={v:.4g}" for k, v in self.best.values.items()))
+            parts.append("best " + self.values_text(self.best))
         if self.stop_reason and not self.running:
             parts.append(self.stop_reason)
         elif self.convergence:

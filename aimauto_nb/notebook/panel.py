@@ -29,7 +29,7 @@ import time
 import ipywidgets as W
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from ..runtime.metrics import format_value
+from ..runtime.metrics import BLANK, format_seconds, format_value
 from .charts import ParetoCharts
 from .plots import pareto_figure
 
@@ -200,7 +200,7 @@ class Panel:
             fraction = max(fraction, min(1.0, snap.elapsed / snap.timeout))
             label += f" · {snap.elapsed:.0f}/{snap.timeout:.0f} s"
         else:
-            label += f" · {snap.elapsed:.1f} s"
+            label += f" · {format_seconds(snap.elapsed)}"
         if not snap.running:
             fraction = 1.0
         style = {"done": "success", "stopped": "warning", "failed": "danger"}.get(snap.state, "info")
@@ -268,7 +268,7 @@ class Panel:
         rows = sorted({r.number: r for r in list(snap.front) + list(recent)}.values(),
                       key=lambda r: r.number)
         params = sorted({k for r in rows for k in r.params})
-        head = (["#", "state"] + [m.label for m in snap.metrics] + params + ["s", "error"])
+        head = (["#", "state"] + [m.heading for m in snap.metrics] + params + ["duration", "error"])
         out = ["<table class='aimauto-trials' style='font-size:85%;border-collapse:collapse'>",
                "<tr>" + "".join(f"<th style='text-align:left;padding:0 6px'>{_esc(h)}</th>"
                                 for h in head) + "</tr>"]
@@ -278,9 +278,8 @@ class Panel:
             mark += " ↺" if r.source is not None else ""
             cells = [f"{r.number}{mark}", r.state]
             cells += [m.format(r.values.get(m.name)) for m in snap.metrics]
-            cells += [_short(r.params.get(p, "")) for p in params]
-            cells += [f"{r.duration:.2f}" if r.duration is not None else "",
-                      (r.error_line or "")[:80]]
+            cells += [_short(r.params[p]) if p in r.params else BLANK for p in params]
+            cells += [format_seconds(r.duration), (r.error_line or BLANK)[:80]]
             out.append(f"<tr style='{_ROW_STATE.get(r.state, '')}'>" + "".join(
                 f"<td style='padding:0 6px'>{_esc(v)}</td>" for v in cells) + "</tr>")
         out.append("</table>")
