@@ -102,16 +102,16 @@ class TextProgress:
                 return
             final = final or not snap.running
             self._last = time.monotonic()
-            line = snap.status_line()
             if final:
                 self._done = True
-                self._finish(line)
-            elif not self._tty:
-                self._stream.write(line + "\n")
+                self._finish(snap.status_line())
+                return
+            if not self._tty:
+                self._stream.write(snap.status_line() + "\n")
                 self._stream.flush()
             elif self._in_cell:
                 self._bar.ncols = self._width()
-                self._bar.set_description_str(line)
+                self._bar.set_description_str(snap.short_line())
 
     def _finish(self, line: str) -> None:
         """The final line, whole (it may wrap: it is printed once and stays)."""
