@@ -2,7 +2,9 @@
 form's ranges inside scikit-learn's constraints, a text line that says how many trials run,
 a terminal line that fits 80 columns, quiet torchao."""
 
+import datetime
 import io
+import itertools
 import re
 import subprocess
 import sys
@@ -195,3 +197,36 @@ def test_terminal_ipython_line_fits_80_columns(tmp_path):
     finally:
         child.sendline("exit")
         child.close(force=True)
+
+
+def test_old_runs_keep_no_models_past_the_latest_n(cancer, aimauto_dir, monkeypatch):
+    """Each run of a name is a study with its models folder; only the latest
+    ``AIMAUTO_KEEP_RUNS`` keep theirs, the studies all stay listed."""
+    from aimauto_nb.storage import default as default_storage
+
+    monkeypatch.setenv("AIMAUTO_KEEP_RUNS", "2")
+    clock = itertools.count(1)
+    monkeypatch.setattr(default_storage, "_now",
+                        lambda: datetime.datetime(2026, 1, 1, 12, 0, next(clock)))
+    runs = [an.search(TREE_CELL, data=cancer, trials=2, display=False, name="bounded",
+                      warm_start=False).wait() for _ in range(4)]
+    other = an.search(TREE_CELL, data=cancer, trials=2, display=False, name="other",
+                      warm_start=False).wait()
+    models = aimauto_dir / "models"
+    kept = sorted(p.name for p in models.iterdir() if p.name.startswith("bounded-"))
+    assert kept == [r.study_name for r in runs[-2:]]
+    assert (models / other.study_name).is_dir()  # other names are not touched
+    assert all(any(p.iterdir()) for p in models.iterdir())  # the kept ones hold their models
+    assert sum(s.name == "bounded" for s in an.studies()) == 4
+
+
+def test_keep_runs_setting(monkeypatch):
+    from aimauto_nb.storage.models import KEEP_RUNS, keep_runs
+
+    monkeypatch.delenv("AIMAUTO_KEEP_RUNS", raising=False)
+    assert keep_runs() == KEEP_RUNS
+    monkeypatch.setenv("AIMAUTO_KEEP_RUNS", "0")
+    assert keep_runs() == 0
+    monkeypatch.setenv("AIMAUTO_KEEP_RUNS", "many")
+    with pytest.raises(ValueError, match="AIMAUTO_KEEP_RUNS"):
+        keep_runs()
