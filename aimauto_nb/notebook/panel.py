@@ -144,9 +144,9 @@ class Panel:
 
         display(self._bundle(), raw=True)
 
-    def _bundle(self) -> dict:
+    def _bundle(self, text: str | None = None) -> dict:
         data = dict(self.box._repr_mimebundle_())
-        data["text/plain"] = self.search.snapshot().status_line()
+        data["text/plain"] = self.search.snapshot().status_line() if text is None else text
         return data
 
     def _static_bundle(self, snap=None) -> dict:
@@ -189,6 +189,10 @@ class Panel:
             self.renders += 1
             if final and not snap.running and self._static is not None:
                 self._static.update(self._static_bundle(snap), raw=True)
+                if self._handle is not None:
+                    # the panel's text fallback said "pending": a viewer without the
+                    # widget shows the static snapshot below instead, nothing above it
+                    self._handle.update(self._bundle(text=""), raw=True)
 
     def _render_text(self, snap) -> None:
         done = snap.finished
