@@ -7,6 +7,7 @@ looked up in the user namespace, and every problem is one ``UsageError`` line.""
 from __future__ import annotations
 
 import contextlib
+import time
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -29,6 +30,15 @@ def _number(text: str):
         return int(text)
     except ValueError:
         return float(text)
+
+
+def _settle(search: Search, seconds: float) -> None:
+    """Wait for a stopped search's last trials (the panel then draws its final state),
+    through further interrupts."""
+    deadline = time.monotonic() + seconds
+    while search.running and time.monotonic() < deadline:
+        with contextlib.suppress(SearchError, KeyboardInterrupt):
+            search.wait(timeout=max(0.0, deadline - time.monotonic()))
 
 
 @magics_class
@@ -143,8 +153,7 @@ class AimMagics(Magics):
             except SearchError as e:
                 raise UsageError(f"search {args.name!r} failed: {e}") from None
             except KeyboardInterrupt:  # wait() has stopped the search: one line, no traceback
-                with contextlib.suppress(SearchError, KeyboardInterrupt):
-                    s.wait(timeout=10)  # its last trials end; the panel draws the final state
+                _settle(s, 10)
                 print(f"interrupted: {s.status_line()}")
                 return
             if args.quiet:
