@@ -32,6 +32,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from ..runtime.metrics import BLANK, format_seconds, format_value
 from .charts import ParetoCharts
 from .plots import pareto_figure
+from .subshell import route_to_subshell
 
 __all__ = ["Panel"]
 
@@ -75,6 +76,7 @@ class Panel:
         self._static = None
         self._thread: threading.Thread | None = None
         self.renders = 0
+        self.routed = False  # the frontend's messages go to a kernel subshell
         self._picker_options: list = []
 
         self.header = W.HTML()
@@ -133,6 +135,10 @@ class Panel:
 
         self._handle = display(self._bundle(), raw=True, display_id=True)
         self._static = display(self._static_bundle(), raw=True, display_id=True)
+        # clicks are handled even while a cell blocks in wait()
+        self.routed = route_to_subshell([self.stop_button, self.picker, self.variable,
+                                         self.use_button, self.code_button, self.charts,
+                                         self.tabs])
         ctx = contextvars.copy_context()
         self._thread = threading.Thread(target=ctx.run, args=(self._loop,), daemon=True,
                                         name=f"aimsearch-panel-{self.search.name}")
