@@ -92,23 +92,27 @@ class Panel:
         self.charts.observe(self._on_chart_pick, names="selected")
         self.table = W.HTML()
         self.errors = W.HTML()
+        # widths follow the text (ipywidgets' fixed defaults cut "apply (show code)")
         self.picker = W.Dropdown(options=[], description="trial",
-                                 layout=W.Layout(width="32em"))
+                                 layout=W.Layout(width="auto", max_width="100%"))
         self.picker.observe(self._on_pick, names="value")
         self.pick_info = W.HTML()
         self.variable = W.Text(value="model", description="as",
-                               layout=W.Layout(width="16em"))
+                               layout=W.Layout(width="14em", min_width="10em"))
         self.use_button = W.Button(description="use this model", icon="check",
-                                   tooltip="Bind this trial's fitted model to the variable")
+                                   tooltip="Bind this trial's fitted model to the variable",
+                                   layout=W.Layout(width="auto"))
         self.use_button.on_click(self._on_use)
         self.code_button = W.Button(description="apply (show code)", icon="code",
-                                    tooltip="The cell with this trial's values filled in")
+                                    tooltip="The cell with this trial's values filled in",
+                                    layout=W.Layout(width="auto"))
         self.code_button.on_click(self._on_code)
         self.code = W.Textarea(layout=W.Layout(width="98%", height="14em", display="none"))
         self.message = W.HTML()
         picker_box = W.VBox([
             self.picker, self.pick_info,
-            W.HBox([self.variable, self.use_button, self.code_button]),
+            W.HBox([self.variable, self.use_button, self.code_button],
+                   layout=W.Layout(flex_flow="row wrap")),
             self.message, self.code,
         ])
         self.tabs = W.Tab(children=[self.table, picker_box, self.errors])
@@ -279,7 +283,10 @@ class Panel:
                       key=lambda r: r.number)
         params = sorted({k for r in rows for k in r.params})
         head = (["#", "state"] + [m.heading for m in snap.metrics] + params + ["duration", "error"])
-        out = ["<table class='aimauto-trials' style='font-size:85%;border-collapse:collapse'>",
+        # cells never wrap ("2.01 kB" stays one line); a wide table scrolls, it is not cut
+        out = ["<div class='aimauto-scroll' style='overflow-x:auto;max-width:100%'>"
+               "<table class='aimauto-trials' style='font-size:85%;border-collapse:collapse;"
+               "white-space:nowrap'>",
                "<tr>" + "".join(f"<th style='text-align:left;padding:0 6px'>{_esc(h)}</th>"
                                 for h in head) + "</tr>"]
         for r in rows:
@@ -292,7 +299,7 @@ class Panel:
             cells += [format_seconds(r.duration), (r.error_line or BLANK)[:80]]
             out.append(f"<tr style='{_ROW_STATE.get(r.state, '')}'>" + "".join(
                 f"<td style='padding:0 6px'>{_esc(v)}</td>" for v in cells) + "</tr>")
-        out.append("</table>")
+        out.append("</table></div>")
         if len(records) > len(rows):
             out.append(f"<div style='color:#888;font-size:85%'>★ best · ◆ Pareto front · ↺ warm start · "
                        f"{len(records) - len(rows)} more trials in <code>{_esc(snap.name)}.trials"
