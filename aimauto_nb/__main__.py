@@ -25,19 +25,27 @@ def demo(trials: int, jobs: int, seed: int) -> int:
 
     X, y = load_breast_cancer(return_X_y=True)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
-    print(f"Searching {trials} trials (breast_cancer, accuracy vs size vs latency, {jobs} jobs)\n")
+    print(f"Searching {trials} trials (breast_cancer, accuracy vs size vs latency, {jobs} jobs)")
+    print("The first few are warm-start trials: configurations shipped with aimauto_nb (strong on "
+          "other data sets),\ntried before the sampler's own; the status line counts them.\n")
     s = an.search(DEMO_CELL, data=(X_tr, y_tr), metrics="accuracy,size,latency", trials=trials,
                   jobs=jobs, seed=seed, display=True)
     s.wait()
     print(f"\nvalidation: {s.protocol}; {len(s.pareto)} Pareto-optimal trials:")
-    print(f"  {'trial':>5} {'accuracy':>9} {'size (KB)':>10} {'latency (ms/row)':>17}")
+    ms = s.metrics
+    print("  " + f"{'trial':>5}" + "".join(f" {m.heading:>14}" for m in ms))
     for r in sorted(s.pareto, key=lambda r: -r.values["accuracy"]):
-        v = r.values
-        print(f"  {r.number:>5} {v['accuracy']:>9.4f} {v['size'] / 1024:>10.1f} {v['latency']:>17.4f}")
+        print("  " + f"{r.number:>5}" + "".join(f" {m.format(r.values[m.name]):>14}" for m in ms))
     test_acc = s.best_model.score(X_te, y_te)
     print(f"\nbest trial {s.best.number}: held-out test accuracy {test_acc:.4f}")
     print("\nbest configuration as code:\n")
     print(s.code())
+    if jobs > 1:
+        print(f"seed={seed} fixes the data split and the sampler's random draws, not the search: "
+              f"with {jobs} jobs the\norder trials finish in (and the measured latency) steers what "
+              "the sampler asks next,\nso the best trial can differ from run to run.\n")
+    print("Next: the live panel in JupyterLab: .venv/bin/jupyter lab notebooks/01-quickstart.ipynb")
+    print("      README.md, 'In a notebook' (the magics) and 'Compressing a model' (shrink the winner)")
     return 0
 
 

@@ -56,20 +56,25 @@ _KEEP = 0.95
 # is broken for that model, not merely noisier: it is not taken
 _MIN_COSINE = 0.95
 UNCHANGED = "int8: "
+_IMPORT_NOISE = ("torchao", "torch.utils._pytree")
 
 
 def have_torchao() -> bool:
     """True when torchao imports (its optional CUDA extensions may be missing: it then logs
     and goes on, which is fine for the CPU and weight-only paths)."""
-    log = logging.getLogger("torchao")
-    level = log.level
-    log.setLevel(logging.ERROR)
+    # its import logs missing CUDA kernels ("Failed to load ..._C_mxfp8...so") and torch warns
+    # about an Enum it registers: noise for a user who only asked for int8
+    logs = [logging.getLogger(n) for n in _IMPORT_NOISE]
+    levels = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.ERROR)
     try:
         try_import("torchao.quantization", extra="torch", what="int8 through torchao")
     except ImportError:
         return False
     finally:
-        log.setLevel(level)
+        for log, level in zip(logs, levels):
+            log.setLevel(level)
     return True
 
 
@@ -116,6 +121,8 @@ def _dynamic(model: nn.Module, spec) -> None:
 
 
 def _torchao(model: nn.Module, weight_only: bool, names=None) -> None:
+    if not have_torchao():
+        raise CompressError("int8_backend='torchao' but torchao is not installed")
     q = try_import("torchao.quantization", extra="torch", what="int8_backend='torchao'")
     config = (q.Int8WeightOnlyConfig(set_inductor_config=False) if weight_only
               else q.Int8DynamicActivationInt8WeightConfig(set_inductor_config=False))

@@ -14,9 +14,9 @@ import optuna
 from ..errors import ConfigError
 from ..runners import runner_class
 from ..runtime.trial import Spec
-from ..storage.default import open_target, tag_study
+from ..storage.default import DefaultStorage, open_target, tag_study
 from ..storage.lease import Lease
-from ..storage.models import KeptModels, ModelStore
+from ..storage.models import KeptModels, ModelStore, keep_runs, prune_old_runs
 from ..storage.study import open_study, signature
 from .config import SearchConfig
 from .driver import Driver
@@ -80,6 +80,9 @@ def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
     data = config.data
     kept = KeptModels(ModelStore(models_dir, study_name),
                       refit_on=(data.X, data.y) if data is not None and data.is_cv else None)
+    if isinstance(config.storage, DefaultStorage):  # every run is a study: bound their models
+        kept.store.folder.mkdir(parents=True, exist_ok=True)
+        prune_old_runs(models_dir, config.name, keep_runs())
     queue = [(params, "retry of a trial left running") for params in retry]
     if config.strategy != "grid" and not study.get_trials(deepcopy=False):
         # (a resumed study has its own history; a grid tries every point anyway)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..runtime.metrics import Metric
+from ..runtime.metrics import METRICS, Metric, format_seconds, format_value
 
 __all__ = ["TrialRecord", "Snapshot", "Results", "Identity", "pareto_front", "best_of", "dominates", "STATES"]
 
@@ -40,6 +40,27 @@ class TrialRecord:
     def error_line(self) -> str | None:
         """The last line of the error (the exception), for tables."""
         return self.error.strip().splitlines()[-1] if self.error else None
+
+    def __repr__(self) -> str:
+        """``TrialRecord(7, complete, accuracy=0.9884, size=106 kB | max_depth=5 | 1.2 s)``:
+        values formatted by their metrics, the start time left out."""
+        parts = [str(self.number), self.state]
+        if self.values:
+            parts[-1] += ", " + ", ".join(f"{k}={format_value(METRICS.get(k), v)}"
+                                          for k, v in self.values.items())
+        if self.params:
+            parts.append(", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={format_value(None, v)}"
+                                   for k, v in self.params.items()))
+        if self.duration is not None:
+            parts.append(format_seconds(self.duration))
+        if self.source:
+            parts.append(f"from {self.source}")
+        if self.error_line:
+            parts.append(self.error_line)
+        return f"TrialRecord({parts[0]}, {' | '.join(parts[1:])})"
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(repr(self))
 
     def as_row(self) -> dict[str, Any]:
         row = {"number": self.number, "state": self.state}
@@ -123,6 +144,23 @@ class Snapshot:
     def finished(self) -> int:
         return self.counts["complete"] + self.counts["failed"] + self.counts["pruned"]
 
+    def values_text(self, rec: TrialRecord) -> str:
+        """``accuracy=0.9712, size=80.6 kB``: each metric formatted by its :class:`Metric`."""
+        return ", ".join(f"{m.name}={m.format(rec.values.get(m.name))}" for m in self.metrics)
+
+    def short_line(self) -> str:
+        """The status line for a terminal that rewrites it in place: zero counts left out,
+        best values last (a narrow terminal cuts them first)."""
+        c = self.counts
+        budget = f"/{self.budget}" if self.budget else ""
+        bad = ", ".join(f"{c[k]} {k}" for k in ("failed", "pruned") if c[k])
+        parts = [f"{self.name}: {self.state}",
+                 f"{self.finished}{budget} trials" + (f" ({bad})" if bad else ""),
+                 f"{c['running']} running", format_seconds(self.elapsed)]
+        if self.best is not None:
+            parts.append("best " + self.values_text(self.best))
+        return " | ".join(parts)
+
     def status_line(self) -> str:
         """``name: state | 12/40 trials | 10 complete, ... | 3.2s | 2 jobs × 1 thread |
         best accuracy=0.97``."""
@@ -132,9 +170,9 @@ class Snapshot:
         parts = [f"{self.name}: {self.state}", f"{self.finished}{budget} trials",
                  f"{c['complete']} complete, {c['failed']} failed, {c['pruned']} pruned, "
                  f"{c['running']} running" + (f" ({warm} warm-start)" if warm else ""),
-                 f"{self.elapsed:.1f}s"] + ([self.resources] if self.resources else [])
+                 format_seconds(self.elapsed)] + ([self.resources] if self.resources else [])
         if self.best is not None:
-            parts.append("best " + ", ".join(f"{k}={v:.4g}" for k, v in self.best.values.items()))
+            parts.append("best " + self.values_text(self.best))
         if self.stop_reason and not self.running:
             parts.append(self.stop_reason)
         elif self.convergence:

@@ -3,7 +3,11 @@
 
 const NS = "http://www.w3.org/2000/svg";
 const GREY = "#b0b0b0", FRONT = "#d62728", BEST = "#1f77b4";
-const W = 430, H = 290, M = { l: 62, r: 14, t: 12, b: 42 };
+// Charts are drawn at the size they are shown (no viewBox scaling, so 11 px text is 11 px):
+// two side by side when the output is wide enough, else one per row.
+const MIN_W = 270, MAX_W = 540, GAP = 12, RADIUS = 14;
+const M = { l: 64, r: 14, t: 12, b: 44 };
+let W = 430, H = 290;
 
 function svgEl(tag, attrs, parent) {
   const e = document.createElementNS(NS, tag);
@@ -93,9 +97,10 @@ function render({ model, el }) {
   select.className = "aimauto-xmetric";
   const charts = document.createElement("div");
   charts.className = "aimauto-chartrow";
-  const pareto = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "aimauto-pareto" });
-  const history = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "aimauto-history" });
-  const parallel = svgEl("svg", { viewBox: `0 0 ${2 * W} ${H}`, width: 2 * W, height: H, class: "aimauto-parallel" });
+  const pareto = svgEl("svg", { class: "aimauto-pareto" });
+  const history = svgEl("svg", { class: "aimauto-history" });
+  const parallel = svgEl("svg", { class: "aimauto-parallel" });
+  let PW = 2 * W + GAP;  // the parallel-coordinates view spans the row
   const tip = document.createElement("div");
   tip.className = "aimauto-tip";
   charts.append(pareto, history);
@@ -112,25 +117,76 @@ function render({ model, el }) {
     model.save_changes();
   }
 
-  function hover(target, row) {
-    const ms = model.get("metrics");
-    const lines = [`<b>trial ${row[0]}</b>`];
-    ms.forEach((m, i) => lines.push(`${escape(m.name)}: <b>${escape(row[2][i])}</b>`));
-    if (row[3]) lines.push(`<span class="aimauto-params">${escape(row[3])}</span>`);
-    target.addEventListener("mouseenter", (ev) => {
+  let hovered = null;  // the <g> of the point or line under the pointer
+
+  function showTip(row, g, ev) {
+    if (hovered !== g) {
+      if (hovered) hovered.classList.remove("aimauto-hover");
+      hovered = g;
+      g.classList.add("aimauto-hover");
+      const ms = model.get("metrics");
+      const lines = [`<b>trial ${row[0]}</b>`];
+      ms.forEach((m, i) => lines.push(`${escape(m.name)}: <b>${escape(row[2][i])}</b>`));
+      if (row[3]) lines.push(`<span class="aimauto-params">${escape(row[3])}</span>`);
       tip.innerHTML = lines.join("<br>");
       tip.dataset.trial = row[0];
       tip.style.display = "block";
-      move(ev);
-    });
-    target.addEventListener("mousemove", move);
-    target.addEventListener("mouseleave", () => { tip.style.display = "none"; });
+    }
+    move(ev);
   }
 
+  function hideTip() {
+    if (hovered) hovered.classList.remove("aimauto-hover");
+    hovered = null;
+    tip.style.display = "none";
+  }
+
+  // Beside the pointer, flipped to the other side where it would leave the charts.
   function move(ev) {
     const box = root.getBoundingClientRect();
-    tip.style.left = `${ev.clientX - box.left + 14}px`;
-    tip.style.top = `${ev.clientY - box.top + 10}px`;
+    const x = ev.clientX - box.left, y = ev.clientY - box.top;
+    const w = tip.offsetWidth, h = tip.offsetHeight;
+    const left = x + 16 + w > box.width ? x - 16 - w : x + 16;
+    const top = y + 12 + h > box.height ? y - 12 - h : y + 12;
+    tip.style.left = `${Math.max(0, left)}px`;
+    tip.style.top = `${Math.max(0, top)}px`;
+  }
+
+  // Points are found by distance, not by what is drawn on top: the nearest one within
+  // RADIUS px of the pointer (a Pareto point wins a tie), so none hides behind a neighbour.
+  const spots = new Map([[pareto, []], [history, []]]);
+
+  function nearest(svg, ev) {
+    const box = svg.getBoundingClientRect(), k = box.width ? W / box.width : 1;
+    const x = (ev.clientX - box.left) * k, y = (ev.clientY - box.top) * k;
+    let best = null, bd = (RADIUS * k) ** 2;
+    for (const p of spots.get(svg)) {
+      const d = (p.x - x) ** 2 + (p.y - y) ** 2;
+      if (d < bd || (d === bd && best && p.front && !best.front)) { bd = d; best = p; }
+    }
+    return best;
+  }
+
+  let pointer = null;  // the last pointer position over a chart, to hover again after a redraw
+
+  function hoverAt(svg, ev) {
+    const p = nearest(svg, ev);
+    if (p) showTip(p.row, p.g, ev); else hideTip();
+    svg.style.cursor = p && p.front ? "pointer" : "";
+  }
+
+  for (const svg of [pareto, history]) {
+    svg.addEventListener("mousemove", (ev) => {
+      pointer = { svg, clientX: ev.clientX, clientY: ev.clientY };
+      hoverAt(svg, ev);
+    });
+    svg.addEventListener("mouseleave", () => { pointer = null; hideTip(); });
+    svg.addEventListener("click", (ev) => {
+      const p = nearest(svg, ev);
+      pointer = null;  // a click ends the hover until the pointer moves again
+      hideTip();
+      if (p && p.front) pick(p.row[0]);
+    });
   }
 
   function point(svg, row, x, y, front, best, selected) {
@@ -138,14 +194,20 @@ function render({ model, el }) {
     if (selected) svgEl("circle", { cx: x, cy: y, r: 9, class: "aimauto-selected" }, g);
     if (best) svgEl("polygon", { points: star(x, y, 8), fill: BEST }, g);
     else svgEl("circle", { cx: x, cy: y, r: front ? 4.5 : 3.5, fill: front ? FRONT : GREY }, g);
-    svgEl("circle", { cx: x, cy: y, r: 9, class: "aimauto-hit" }, g);  // an easier target
-    hover(g, row);
-    if (front) g.addEventListener("click", () => pick(row[0]));
+    spots.get(svg).push({ x, y, row, front, g });
     return g;
+  }
+
+  function size(svg, w, h) {
+    svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+    svg.setAttribute("width", w);
+    svg.setAttribute("height", h);
   }
 
   function drawPareto(ms, rows, front, best, sel) {
     pareto.replaceChildren();
+    spots.set(pareto, []);
+    size(pareto, W, H);
     const xi = ms.length > 1 ? Math.min(Math.max(model.get("x_metric"), 1), ms.length - 1) : -1;
     const xv = (r) => (xi < 0 ? r[0] : r[1][xi]);
     const ok = rows.filter((r) => r[1][0] !== null && xv(r) !== null);
@@ -167,6 +229,8 @@ function render({ model, el }) {
 
   function drawHistory(ms, rows, front, best, sel) {
     history.replaceChildren();
+    spots.set(history, []);
+    size(history, W, H);
     const ok = rows.filter((r) => r[1][0] !== null);
     const sx = scale(ok.map((r) => r[0]), M.l, W - M.r, false);
     const sy = scale(ok.map((r) => r[1][0]), H - M.b, M.t, ms[0].log);
@@ -190,7 +254,9 @@ function render({ model, el }) {
   // Pareto trial.
   function drawParallel(ms, rows, front, best, sel) {
     parallel.replaceChildren();
-    const pw = 2 * W, fr = rows.filter((r) => front.has(r[0]) && r[1].every((v) => v !== null));
+    size(parallel, PW, H);
+    const lines = svgEl("g", { class: "aimauto-plines" }, parallel);  // under the axes
+    const pw = PW, fr = rows.filter((r) => front.has(r[0]) && r[1].every((v) => v !== null));
     const gap = (pw - 2 * 70) / (ms.length - 1);
     const scales = ms.map((m, i) => {
       const s = scale(fr.map((r) => r[1][i]), m.maximize ? H - M.b : M.t, m.maximize ? M.t : H - M.b, m.log);
@@ -212,15 +278,28 @@ function render({ model, el }) {
     for (const r of order) {
       const pts = scales.map((s, i) => `${s.x.toFixed(1)},${s.f(r[1][i]).toFixed(1)}`).join(" ");
       const cls = r[0] === sel ? " aimauto-selected" : r[0] === best ? " aimauto-bestpath" : "";
-      const g = svgEl("g", { class: "aimauto-pt aimauto-front aimauto-pline" + cls, "data-trial": r[0] }, parallel);
+      const g = svgEl("g", { class: "aimauto-pt aimauto-front aimauto-pline" + cls, "data-trial": r[0] }, lines);
       svgEl("polyline", { points: pts, class: "aimauto-hitline" }, g);
       svgEl("polyline", { points: pts, class: "aimauto-line" }, g);
-      hover(g, r);
-      g.addEventListener("click", () => pick(r[0]));
+      g.addEventListener("mousemove", (ev) => showTip(r, g, ev));
+      g.addEventListener("mouseleave", hideTip);
+      g.addEventListener("click", () => { hideTip(); pick(r[0]); });
     }
   }
 
+  // The charts' size from the width the output gives them.
+  let laidOut = -1;
+  function layout() {
+    const avail = Math.floor(root.clientWidth || 2 * 430 + GAP);
+    laidOut = avail;
+    const two = avail >= 2 * MIN_W + GAP;
+    W = Math.max(Math.min(MIN_W, avail), Math.min(MAX_W, two ? Math.floor((avail - GAP) / 2) : avail));
+    H = Math.round(Math.min(Math.max(W * 0.66, 220), 320));
+    PW = two ? 2 * W + GAP : W;
+  }
+
   function draw() {
+    layout();
     const ms = model.get("metrics"), rows = model.get("rows");
     const front = new Set(model.get("front")), best = model.get("best"), sel = model.get("selected");
     const xi = model.get("x_metric");
@@ -233,12 +312,13 @@ function render({ model, el }) {
     } else {
       bar.replaceChildren();
     }
-    tip.style.display = "none";
+    hideTip();
     pareto.style.display = ms.length > 1 ? "" : "none";
     if (ms.length > 1) drawPareto(ms, rows, front, best, sel);
     drawHistory(ms, rows, front, best, sel);
     parallel.style.display = ms.length > 2 ? "" : "none";
     if (ms.length > 2) drawParallel(ms, rows, front, best, sel);
+    if (pointer) hoverAt(pointer.svg, pointer);
     root.dataset.trials = String(rows.length);
     root.dataset.selected = sel === null ? "" : String(sel);
   }
@@ -252,8 +332,15 @@ function render({ model, el }) {
   };
   const keys = ["metrics", "rows", "front", "best", "best_line", "selected", "x_metric"];
   for (const k of keys) model.on(`change:${k}`, schedule);
+  const resized = new ResizeObserver(() => {
+    if (Math.floor(root.clientWidth) !== laidOut) schedule();
+  });
+  resized.observe(root);
   draw();
-  return () => { for (const k of keys) model.off(`change:${k}`, schedule); };
+  return () => {
+    resized.disconnect();
+    for (const k of keys) model.off(`change:${k}`, schedule);
+  };
 }
 
 function escape(s) {

@@ -138,6 +138,41 @@ def _inferred(name: str, value) -> Range | None:
     return None
 
 
+def _intervals(estimator, name: str) -> list | None:
+    """scikit-learn's ``Interval`` constraints on a parameter; None when the estimator
+    declares none for it (not scikit-learn, or no numeric constraint)."""
+    declared = getattr(type(estimator), "_parameter_constraints", None) or {}
+    if name not in declared:
+        return None
+    try:
+        from sklearn.utils._param_validation import Interval, make_constraint
+    except ImportError:  # private module: moved in a later release
+        return None
+    cons = [make_constraint(c) for c in declared[name]]
+    return [c for c in cons if isinstance(c, Interval)], cons
+
+
+def _within(estimator, r: Range) -> Range | None:
+    """``r`` with its bounds moved inside the estimator's declared interval (an open end
+    by a thousandth of the width, 1 for integers); None when no interval fits."""
+    found = _intervals(estimator, r.name)
+    if found is None or r.kind == "choice":
+        return r
+    intervals, cons = found
+    step = 1 if r.kind == "int" else 1e-3 * (r.high - r.low)
+    for iv in intervals:
+        low, high = r.low, r.high
+        if iv.left is not None:
+            low = max(low, iv.left + (0 if iv.closed in ("left", "both") else step))
+        if iv.right is not None:
+            high = min(high, iv.right - (0 if iv.closed in ("right", "both") else step))
+        cast = int if r.kind == "int" else float
+        low, high = cast(low), cast(high)
+        if low < high and all(any(c.is_satisfied_by(v) for c in cons) for v in (low, high)):
+            return Range(r.name, r.kind, low, high, r.log, r.options, r.tune)
+    return None if intervals else r
+
+
 def ranges_for(estimator) -> list[Range]:
     """Curated ranges for known estimators, then inferred ones for the other parameters."""
     params = estimator.get_params(deep=False)
@@ -148,7 +183,8 @@ def ranges_for(estimator) -> list[Range]:
     skip = {"random_state", "n_jobs", "verbose", "verbosity", "warm_start", "copy_X",
             "class_weight", "max_bins", "early_stopping", "validation_fraction", "tol"}
     inferred = [r for n, v in params.items() if n not in known and n not in skip
-                for r in [_inferred(n, v)] if r is not None]
+                for r in [_inferred(n, v)] if r is not None
+                for r in [_within(estimator, r)] if r is not None]
     return curated + inferred
 
 

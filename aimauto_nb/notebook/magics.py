@@ -6,6 +6,9 @@ looked up in the user namespace, and every problem is one ``UsageError`` line.""
 
 from __future__ import annotations
 
+import contextlib
+import time
+
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
@@ -17,6 +20,7 @@ from ..core.strategies import STRATEGIES
 from ..errors import AimautoError, SearchError
 from ..runners import EXECUTORS
 from .launch import launch
+from .views import in_notebook, live_frontend
 
 __all__ = ["AimMagics", "register", "unregister"]
 
@@ -33,6 +37,15 @@ def _devices(text: str | None):
     if text is None or not text.isdigit():
         return text
     return int(text)
+
+
+def _settle(search: Search, seconds: float) -> None:
+    """Wait for a stopped search's last trials (the panel then draws its final state),
+    through further interrupts."""
+    deadline = time.monotonic() + seconds
+    while search.running and time.monotonic() < deadline:
+        with contextlib.suppress(SearchError, KeyboardInterrupt):
+            search.wait(timeout=max(0.0, deadline - time.monotonic()))
 
 
 @magics_class
@@ -147,11 +160,18 @@ class AimMagics(Magics):
         except (AimautoError, ValueError, TypeError, ImportError) as e:
             raise UsageError(str(e)) from None
         self.shell.user_ns[args.name] = s
-        if args.wait:
+        headless = in_notebook() and not live_frontend()
+        if args.wait or headless:
+            # a notebook runner saves only what the running cell shows: without a wait the
+            # saved notebook would hold a search that never seemed to start
             try:
                 s.wait()
             except SearchError as e:
                 raise UsageError(f"search {args.name!r} failed: {e}") from None
+            except KeyboardInterrupt:  # wait() has stopped the search: one line, no traceback
+                _settle(s, 10)
+                print(f"interrupted: {s.status_line()}")
+                return
             if args.quiet:
                 print(s.status_line())
 
@@ -223,6 +243,9 @@ class AimMagics(Magics):
             code = s.code(args.trial)
         except LookupError as e:
             raise UsageError(str(e).strip("'\"")) from None
+        if in_notebook() and not live_frontend():  # nothing would insert the cell: show it
+            print(code.strip("\n"))
+            return
         self.shell.set_next_input(code.strip("\n") + "\n", replace=False)
 
     @magic_arguments()

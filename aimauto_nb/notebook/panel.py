@@ -29,9 +29,10 @@ import time
 import ipywidgets as W
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from ..runtime.metrics import format_value
+from ..runtime.metrics import BLANK, format_seconds, format_value
 from .charts import ParetoCharts
 from .plots import pareto_figure
+from .subshell import route_to_subshell
 
 __all__ = ["Panel"]
 
@@ -75,6 +76,7 @@ class Panel:
         self._static = None
         self._thread: threading.Thread | None = None
         self.renders = 0
+        self.routed = False  # the frontend's messages go to a kernel subshell
         self._picker_options: list = []
 
         self.header = W.HTML()
@@ -90,23 +92,27 @@ class Panel:
         self.charts.observe(self._on_chart_pick, names="selected")
         self.table = W.HTML()
         self.errors = W.HTML()
+        # widths follow the text (ipywidgets' fixed defaults cut "apply (show code)")
         self.picker = W.Dropdown(options=[], description="trial",
-                                 layout=W.Layout(width="32em"))
+                                 layout=W.Layout(width="auto", max_width="100%"))
         self.picker.observe(self._on_pick, names="value")
         self.pick_info = W.HTML()
         self.variable = W.Text(value="model", description="as",
-                               layout=W.Layout(width="16em"))
+                               layout=W.Layout(width="14em", min_width="10em"))
         self.use_button = W.Button(description="use this model", icon="check",
-                                   tooltip="Bind this trial's fitted model to the variable")
+                                   tooltip="Bind this trial's fitted model to the variable",
+                                   layout=W.Layout(width="auto"))
         self.use_button.on_click(self._on_use)
         self.code_button = W.Button(description="apply (show code)", icon="code",
-                                    tooltip="The cell with this trial's values filled in")
+                                    tooltip="The cell with this trial's values filled in",
+                                    layout=W.Layout(width="auto"))
         self.code_button.on_click(self._on_code)
         self.code = W.Textarea(layout=W.Layout(width="98%", height="14em", display="none"))
         self.message = W.HTML()
         picker_box = W.VBox([
             self.picker, self.pick_info,
-            W.HBox([self.variable, self.use_button, self.code_button]),
+            W.HBox([self.variable, self.use_button, self.code_button],
+                   layout=W.Layout(flex_flow="row wrap")),
             self.message, self.code,
         ])
         self.tabs = W.Tab(children=[self.table, picker_box, self.errors])
@@ -133,6 +139,10 @@ class Panel:
 
         self._handle = display(self._bundle(), raw=True, display_id=True)
         self._static = display(self._static_bundle(), raw=True, display_id=True)
+        # clicks are handled even while a cell blocks in wait()
+        self.routed = route_to_subshell([self.stop_button, self.picker, self.variable,
+                                         self.use_button, self.code_button, self.charts,
+                                         self.tabs])
         ctx = contextvars.copy_context()
         self._thread = threading.Thread(target=ctx.run, args=(self._loop,), daemon=True,
                                         name=f"aimsearch-panel-{self.search.name}")
@@ -144,9 +154,9 @@ class Panel:
 
         display(self._bundle(), raw=True)
 
-    def _bundle(self) -> dict:
+    def _bundle(self, text: str | None = None) -> dict:
         data = dict(self.box._repr_mimebundle_())
-        data["text/plain"] = self.search.snapshot().status_line()
+        data["text/plain"] = self.search.snapshot().status_line() if text is None else text
         return data
 
     def _static_bundle(self, snap=None) -> dict:
@@ -189,6 +199,10 @@ class Panel:
             self.renders += 1
             if final and not snap.running and self._static is not None:
                 self._static.update(self._static_bundle(snap), raw=True)
+                if self._handle is not None:
+                    # the panel's text fallback said "pending": a viewer without the
+                    # widget shows the static snapshot below instead, nothing above it
+                    self._handle.update(self._bundle(text=""), raw=True)
 
     def _render_text(self, snap) -> None:
         done = snap.finished
@@ -200,7 +214,7 @@ class Panel:
             fraction = max(fraction, min(1.0, snap.elapsed / snap.timeout))
             label += f" · {snap.elapsed:.0f}/{snap.timeout:.0f} s"
         else:
-            label += f" · {snap.elapsed:.1f} s"
+            label += f" · {format_seconds(snap.elapsed)}"
         if not snap.running:
             fraction = 1.0
         style = {"done": "success", "stopped": "warning", "failed": "danger"}.get(snap.state, "info")
@@ -269,8 +283,11 @@ class Panel:
         rows = sorted({r.number: r for r in list(snap.front) + list(recent)}.values(),
                       key=lambda r: r.number)
         params = sorted({k for r in rows for k in r.params})
-        head = (["#", "state"] + [m.label for m in snap.metrics] + params + ["s", "error"])
-        out = ["<table class='aimauto-trials' style='font-size:85%;border-collapse:collapse'>",
+        head = (["#", "state"] + [m.heading for m in snap.metrics] + params + ["duration", "error"])
+        # cells never wrap ("2.01 kB" stays one line); a wide table scrolls, it is not cut
+        out = ["<div class='aimauto-scroll' style='overflow-x:auto;max-width:100%'>"
+               "<table class='aimauto-trials' style='font-size:85%;border-collapse:collapse;"
+               "white-space:nowrap'>",
                "<tr>" + "".join(f"<th style='text-align:left;padding:0 6px'>{_esc(h)}</th>"
                                 for h in head) + "</tr>"]
         for r in rows:
@@ -279,12 +296,11 @@ class Panel:
             mark += " ↺" if r.source is not None else ""
             cells = [f"{r.number}{mark}", r.state]
             cells += [m.format(r.values.get(m.name)) for m in snap.metrics]
-            cells += [_short(r.params.get(p, "")) for p in params]
-            cells += [f"{r.duration:.2f}" if r.duration is not None else "",
-                      (r.error_line or "")[:80]]
+            cells += [_short(r.params[p]) if p in r.params else BLANK for p in params]
+            cells += [format_seconds(r.duration), (r.error_line or BLANK)[:80]]
             out.append(f"<tr style='{_ROW_STATE.get(r.state, '')}'>" + "".join(
                 f"<td style='padding:0 6px'>{_esc(v)}</td>" for v in cells) + "</tr>")
-        out.append("</table>")
+        out.append("</table></div>")
         if len(records) > len(rows):
             out.append(f"<div style='color:#888;font-size:85%'>★ best · ◆ Pareto front · ↺ warm start · "
                        f"{len(records) - len(rows)} more trials in <code>{_esc(snap.name)}.trials"

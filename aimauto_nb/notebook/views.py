@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import weakref
 
-__all__ = ["in_notebook", "attach", "view_of"]
+__all__ = ["in_notebook", "live_frontend", "attach", "view_of"]
 
 _VIEWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -17,6 +18,34 @@ def in_notebook() -> bool:
         return False
     ip = get_ipython()
     return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+def live_frontend() -> bool:
+    """True when a person's frontend is connected to this kernel, False under a notebook
+    runner (nbclient, nbconvert ``--execute``, papermill), where nobody clicks or sees the
+    panel move: such runners send ``allow_stdin=False`` and never open ipywidgets' control
+    comm, which JupyterLab and Notebook 7 open on connecting. ``$AIMAUTO_HEADLESS=1`` (or
+    ``0``) says so outright. Outside a kernel: False."""
+    forced = os.environ.get("AIMAUTO_HEADLESS", "").strip()
+    if forced in ("0", "1"):
+        return forced == "0"
+    if not in_notebook():
+        return False
+    from IPython import get_ipython
+
+    try:
+        import ipywidgets
+
+        if getattr(ipywidgets.Widget, "_control_comm", None) is not None:
+            return True
+    except ImportError:
+        pass
+    kernel = getattr(get_ipython(), "kernel", None)
+    try:
+        parent = kernel.get_parent()
+    except Exception:  # an older ipykernel: assume a person
+        return True
+    return bool((parent or {}).get("content", {}).get("allow_stdin", True))
 
 
 def attach(search):

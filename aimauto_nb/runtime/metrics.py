@@ -12,9 +12,11 @@ import numpy as np
 from ..errors import ConfigError
 from . import costs
 
-__all__ = ["Metric", "METRICS", "parse_metrics", "check_task", "format_value"]
+__all__ = ["Metric", "METRICS", "parse_metrics", "check_task", "format_value", "format_seconds",
+           "BLANK"]
 
 TASKS = ("classification", "regression")
+BLANK = "–"  # a value that is not there (a failed trial's metrics, a parameter it did not use)
 
 
 def _plain(v) -> str:
@@ -32,6 +34,18 @@ def _per_row(v) -> str:
     return f"{v * 1000:.3g} µs/row" if abs(v) < 1 else f"{v:.3g} ms/row"
 
 
+def format_seconds(v) -> str:
+    """A duration for people: ``850 ms``, ``12.3 s``, ``4 min 05 s``; blank for None."""
+    if v is None:
+        return BLANK
+    if abs(v) < 1:
+        return f"{v * 1000:.3g} ms"
+    if abs(v) < 60:
+        return f"{v:.3g} s"
+    m, sec = divmod(round(v), 60)
+    return f"{m} min {sec:02d} s"
+
+
 @dataclass(frozen=True)
 class Metric:
     """A named objective.
@@ -45,7 +59,9 @@ class Metric:
         The scikit-learn scorer that computes it on validation data; ``None`` for costs
         and for custom metrics (keys of the cell's ``score`` dict).
     unit : str
-        Shown beside the name in charts ("bytes", "ms/row", "s").
+        The unit of the raw values ("bytes", "ms/row", "s"): chart axes and the columns of
+        ``trials_dataframe`` hold raw values in it. Text for people goes through
+        ``formatter``, which picks a readable scale (kB, µs/row) and writes it.
     task : {"classification", "regression"} or None
         The only task it applies to, if any.
     measure : callable or None
@@ -83,7 +99,13 @@ class Metric:
 
     @property
     def label(self) -> str:
+        """The name with the unit of the raw values, for chart axes: ``size (bytes)``."""
         return f"{self.name} ({self.unit})" if self.unit else self.name
+
+    @property
+    def heading(self) -> str:
+        """A table column over formatted values: the name alone, each cell has its unit."""
+        return self.name
 
     def better(self, a: float, b: float) -> bool:
         return a > b if self.direction == "maximize" else a < b
@@ -112,9 +134,10 @@ class Metric:
 
 
 def format_value(metric: Metric | None, v) -> str:
-    """``metric.format(v)``; without a metric, numbers to 4 significant digits."""
+    """``metric.format(v)``; without a metric, numbers to 4 significant digits; ``–`` for
+    a value that is not there."""
     if v is None:
-        return ""
+        return BLANK
     return (metric.formatter if metric is not None else _plain)(v)
 
 
@@ -133,7 +156,8 @@ METRICS: dict[str, Metric] = {
                formatter=_bytes, log_scale=True),
         Metric("latency", "minimize", unit="ms/row", measure=costs.latency,
                needs=frozenset({"model", "inputs"}), formatter=_per_row, log_scale=True),
-        Metric("fit_time", "minimize", unit="s", measure=costs.fit_time, needs=frozenset({"fit"})),
+        Metric("fit_time", "minimize", unit="s", measure=costs.fit_time, needs=frozenset({"fit"}),
+               formatter=format_seconds),
         Metric("gpu_memory", "minimize", unit="bytes", measure=costs.gpu_memory,
                needs=frozenset({"gpu"}), start=costs.reset_gpu_memory, formatter=_bytes,
                log_scale=True),

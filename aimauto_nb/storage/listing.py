@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..runtime.metrics import BLANK, METRICS, format_value
 from .default import _EPOCH, DefaultStorage, _started, _stored_name, default_folder
 from .folder import STUDIES
 
@@ -40,7 +41,9 @@ class StudyList(list):
 
     def rows(self) -> list[tuple[str, ...]]:
         def best(s):
-            return ", ".join(f"{k}={v:.4g}" for k, v in s.best.items()) if s.best else "-"
+            if not s.best:
+                return BLANK
+            return ", ".join(f"{k}={format_value(METRICS.get(k), v)}" for k, v in s.best.items())
 
         return [(s.name, s.study_name, s.started.strftime("%Y-%m-%d %H:%M") if s.started else "-",
                  f"{s.complete}/{s.trials}", best(s)) for s in self]

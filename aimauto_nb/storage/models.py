@@ -5,6 +5,8 @@ refit on all the data at first access when they were fitted on one CV fold."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import threading
 import warnings
 from pathlib import Path
@@ -12,7 +14,44 @@ from typing import Any
 
 import cloudpickle
 
-__all__ = ["ModelStore", "KeptModels"]
+__all__ = ["ModelStore", "KeptModels", "prune_old_runs", "keep_runs"]
+
+#: runs of one name whose kept models stay on disk (the default journal's model folders)
+KEEP_RUNS = 3
+
+
+def keep_runs() -> int:
+    """``$AIMAUTO_KEEP_RUNS`` (0: keep every run's models), else :data:`KEEP_RUNS`."""
+    raw = os.environ.get("AIMAUTO_KEEP_RUNS", "").strip()
+    if not raw:
+        return KEEP_RUNS
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ValueError(f"AIMAUTO_KEEP_RUNS must be a whole number, got {raw!r}") from None
+    if n < 0:
+        raise ValueError(f"AIMAUTO_KEEP_RUNS must be 0 (keep all) or more, got {n}")
+    return n
+
+
+def prune_old_runs(folder: Path | None, name: str, keep: int) -> list[str]:
+    """Delete the model folders of all but the latest ``keep`` runs of ``name``
+    (``<folder>/<name>-YYYYMMDD-HHMMSS[-k]/``) and return the runs whose models went.
+    The studies stay in the journal; a model asked of such a run is refit from its
+    trial's parameters. ``keep=0`` deletes nothing."""
+    if folder is None or keep <= 0 or not folder.is_dir():
+        return []
+    run = re.compile(re.escape(name) + r"-(\d{8}-\d{6})(?:-(\d+))?")
+    runs = []
+    for p in folder.iterdir():
+        m = run.fullmatch(p.name)
+        if m and p.is_dir():
+            runs.append(((m.group(1), int(m.group(2) or 1)), p))
+    runs.sort()
+    gone = [p for _, p in runs[:-keep]]
+    for p in gone:
+        shutil.rmtree(p, ignore_errors=True)
+    return [p.name for p in gone]
 
 
 class ModelStore:
