@@ -247,7 +247,7 @@ def test_a_stale_optuna_lock_in_a_sub_folder_is_taken_over_without_spinning(
                   display=False).wait(60)
     waited, cpu = time.monotonic() - t0, sum(me.cpu_times()[:2]) - cpu0
     assert s.state == "done" and 2.0 <= waited < 20
-    assert cpu < 0.5 * waited, f"{cpu:.2f} s of CPU in {waited:.2f} s: the wait spins"
+    assert cpu < 0.25 * waited, f"{cpu:.2f} s of CPU in {waited:.2f} s: the wait spins"
     err = capfd.readouterr().err
     assert "waiting for the journal lock" in err and str(tmp_path / "sub" / "study.log.lock") in err
     assert "took over" in err
