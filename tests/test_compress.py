@@ -56,12 +56,29 @@ def test_default_int8_keeps_fp32_where_int8_is_slower_and_says_so(mlp, digits, m
     m = copy.deepcopy(mlp)
     extra = iter([-0.01, 1e6, -0.01])  # ms int8 adds: the middle Linear is far slower in int8
     monkeypatch.setattr(q, "_extra_ms", lambda *a: next(extra))
+    # the whole model with all three in int8 is 10 % slower than with the two
+    monkeypatch.setattr(q, "latency_pair", lambda a, b, x, **kw: (1.0, 1.1))
     rep = compress(m, quantize="int8", data=(X_te, y_te))
     assert type(m[2]) is nn.Linear and type(m[0]) is not nn.Linear and type(m[4]) is not nn.Linear
     assert "dynamic int8 of 2 Linear layers" in rep.steps[0]
     assert any("stay fp32" in n and ": 2 (" in n and "int8_layers='all'" in n for n in rep.notes)
     with pytest.raises(ValueError, match="int8_layers must be"):
         compress(copy.deepcopy(mlp), quantize="int8", int8_layers="most")
+
+
+def test_default_int8_keeps_a_layer_slower_alone_when_the_whole_model_is_as_fast(mlp, digits,
+                                                                                   monkeypatch):
+    """A layer timed slower alone still gets int8 when the whole int8 model is as fast."""
+    import aimauto_nb.compression.quantize as q
+
+    _, X_te, _, y_te = digits
+    m = copy.deepcopy(mlp)
+    extra = iter([-0.01, 1e6, -0.01])
+    monkeypatch.setattr(q, "_extra_ms", lambda *a: next(extra))
+    monkeypatch.setattr(q, "latency_pair", lambda a, b, x, **kw: (1.0, 1.01))
+    rep = compress(m, quantize="int8", data=(X_te, y_te))
+    assert not any(type(m[i]) is nn.Linear for i in (0, 2, 4))
+    assert "dynamic int8 of 3 Linear layers" in rep.steps[0]
 
 
 def test_unstructured_pruning_is_permanent(mlp, digits):

@@ -222,11 +222,28 @@ def _linears(model, backend, batch, budget_ms, skip) -> tuple[list[str], list[st
         kept = set(_within_budget(extra, budget_ms))
         chosen = [n for n in names if n not in seen or n in kept]
         slower = [n for n in names if n not in chosen]
-    if chosen and backend == "torchao":
-        _torchao(model, False, set(chosen))
-    elif chosen:
-        _dynamic(model, set(chosen))
+        if slower and _all_as_fast(model, backend, batch, chosen, names):
+            chosen, slower = names, []
+    _quantize_linears(model, backend, chosen)
     return chosen, slower, tiny
+
+
+def _quantize_linears(model, backend, names) -> None:
+    if names and backend == "torchao":
+        _torchao(model, False, set(names))
+    elif names:
+        _dynamic(model, set(names))
+
+
+def _all_as_fast(model, backend, batch, chosen, names) -> bool:
+    """Whether the model with every Linear in int8 runs as fast (within 2 %) as with only the
+    ``chosen`` ones: a layer measured slower alone is often noise or hidden in the whole
+    model, and int8 of every layer is the smaller model."""
+    some, every = copy.deepcopy(model), copy.deepcopy(model)
+    _quantize_linears(some, backend, chosen)
+    _quantize_linears(every, backend, names)
+    t_some, t_every = latency_pair(some, every, batch, repeats=10, budget_s=1.0)
+    return t_every <= 1.02 * t_some
 
 
 def _conv_names(model) -> list[str]:
