@@ -124,6 +124,23 @@ def test_auto_uses_tpe_for_categorical_and_conditional_spaces():
     assert make_sampler("auto", ONE, branchy, seed=0)._tpe._group
 
 
+def test_auto_falls_back_to_default_tpe_with_the_liar_on_several_objectives():
+    two = (ONE[0], ONE[0].__class__("cost", "minimize"))
+    auto = make_sampler("auto", two, CHOICE, seed=0)._tpe
+    assert not auto._multivariate and auto._constant_liar
+    # sequential trials: exactly Optuna's default TPESampler
+    def objective(t):
+        x = t.suggest_float("x", 0, 1)
+        return x, (1 - x) ** 2
+
+    runs = []
+    for sampler in (auto, optuna.samplers.TPESampler(seed=0)):
+        study = optuna.create_study(directions=["minimize"] * 2, sampler=sampler)
+        study.optimize(objective, n_trials=15)
+        runs.append([t.params["x"] for t in study.trials])
+    assert runs[0] == runs[1]
+
+
 def test_auto_moves_to_gp_on_numeric_spaces_while_it_is_cheap():
     pytest.importorskip("torch")
     sampler = AutoSampler(NUMERIC, n_objectives=1, seed=0, gp_floor_s=60.0)  # timing-proof
