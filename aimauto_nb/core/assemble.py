@@ -64,6 +64,8 @@ def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
                            timed=config.timeout is not None)
     spec = build_spec(config, auto_report=pruner is not None)
     storage, models_dir, study_name = open_target(config.storage, config.name, config.resume)
+    if models_dir is not None:
+        spec.scratch = str(models_dir.parent)
     # Without an explicit pruner Optuna attaches a MedianPruner, which `should_prune` would
     # then consult whatever pruner the user asked for.
     study_pruner = pruner if pruner is not None and len(metrics) == 1 else optuna.pruners.NopPruner()

@@ -167,6 +167,8 @@ class AimMagics(Magics):
     @argument("--storage", help="a storage URL to open instead of a search's")
     @argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     @argument("--stop", action="store_true", help="stop the dashboard")
+    @argument("--writable", action="store_true",
+              help="allow optuna-dashboard's writes (default: read-only)")
     @line_magic
     def aimdashboard(self, line: str):
         """Start optuna-dashboard on a search's storage and show it (a link and an IFrame)."""
@@ -174,11 +176,12 @@ class AimMagics(Magics):
 
         args = self._parse(self.aimdashboard, line)
         try:
+            kw = {"stop": args.stop, "port": args.port, "writable": args.writable}
             if args.storage is not None:
-                return dashboard(args.storage, stop=args.stop, port=args.port)
+                return dashboard(args.storage, **kw)
             if args.name is None and not isinstance(self.shell.user_ns.get("search"), Search):
-                return dashboard(None, stop=args.stop, port=args.port)
-            return self._search(args.name).dashboard(stop=args.stop, port=args.port)
+                return dashboard(None, **kw)
+            return self._search(args.name).dashboard(**kw)
         except (ImportError, ValueError, OSError) as e:
             raise UsageError(str(e)) from None
 

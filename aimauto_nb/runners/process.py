@@ -23,7 +23,8 @@ __all__ = ["ProcessRunner"]
 class ProcessRunner(Runner):
     """Trials in loky worker processes, one single-worker executor per slot. A slot whose
     worker died (its future fails with loky's ``TerminatedWorkerError``) gets a fresh
-    executor on its next trial; each worker exits when this process dies (a watchdog
+    executor on its next trial, as does one whose trial changed its resource limits; the
+working directory is restored after each trial. Each worker exits when this process dies (a watchdog
     thread, as loky workers do not check for that)."""
 
     kills = True
@@ -60,7 +61,7 @@ class ProcessRunner(Runner):
             if i in self._busy:
                 self._retire_if_broken(i, self._busy[i])
             ex = self._executor(i)
-            task = Task(number, s.program, {}, None, s.metrics, self._server.channel(),
+            task = Task(number, s.program, {}, None, s.metrics, self._server.channel(number),
                         keep_bytes=True, auto_report=s.auto_report)
             blob = cloudpickle.dumps(task)
             first = not self._fed[i]
@@ -80,8 +81,13 @@ class ProcessRunner(Runner):
                 self._retire_if_broken(i, fut)
 
     def _retire_if_broken(self, i: int, fut: Future) -> None:
-        """Drop slot ``i``'s executor if its worker died under ``fut`` (lock held)."""
-        if fut.cancelled() or not isinstance(fut.exception(), BrokenExecutor):
+        """Drop slot ``i``'s executor if its worker died under ``fut``, or if the trial
+        changed the worker's resource limits (``setrlimit``), which later trials must not
+        inherit (lock held)."""
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if not isinstance(exc, BrokenExecutor) and not (exc is None and fut.result().recycle):
             return
         ex, self._slots[i] = self._slots[i], None
         if ex is not None:

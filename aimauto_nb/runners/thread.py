@@ -7,6 +7,7 @@ import contextvars
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from ..runtime.isolation import ProcessState
 from ..runtime.protect import protect
 from ..runtime.trial import Reply, Task, run_trial
 from .base import Runner, interrupt_thread
@@ -19,7 +20,11 @@ class ThreadRunner(Runner):
     """Trials in threads of this process. The cell sees a shallow copy of the namespace
     in which NumPy arrays are read-only views and pandas objects shallow copy-on-write
     copies, and the search's data likewise (:func:`~aimauto_nb.trial.protect`), so a
-    trial cannot change the notebook's data or the data later trials are scored on."""
+    trial cannot change the notebook's data or the data later trials are scored on.
+
+    The working directory is the kernel's: a trial that calls ``os.chdir`` moves it while
+    it runs, and it is put back (to where it was when the search started) as each trial
+    ends, so the next cell and the next search find it where they left it."""
 
     interrupts = True
     shares_memory = True
@@ -35,6 +40,7 @@ class ThreadRunner(Runner):
         self._lock = threading.Lock()
         self._numbers: dict[Future, int] = {}
         self._threads: dict[int, int] = {}
+        self._state = ProcessState(limits=False)
 
     def submit(self, number: int) -> Future:
         s = self._spec
@@ -54,6 +60,7 @@ class ThreadRunner(Runner):
         finally:
             with self._lock:
                 self._threads.pop(task.number, None)
+            self._state.restore()
 
     def _forget(self, fut: Future) -> None:
         with self._lock:

@@ -32,6 +32,7 @@ class Spec:
     metrics: tuple[Metric, ...]
     namespace_blob: bytes | None = None  # pickled once for process and Dask workers
     auto_report: bool = False
+    scratch: str | None = None  # the search's folder, for workers' scratch space
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Reply:
     error: str | None = None
     choice_index: dict[str, int] = field(default_factory=dict)
     duration: float = 0.0
+    recycle: bool = False  # the trial changed process-wide limits: replace its worker
 
 
 def run_trial(task: Task) -> Reply:
