@@ -16,7 +16,7 @@ from ..runners import runner_class
 from ..runtime.trial import Spec
 from ..storage.default import open_target, tag_study
 from ..storage.lease import Lease
-from ..storage.models import KeptModels, ModelStore
+from ..storage.models import KeptModels, ModelStore, StudyChecksums
 from ..storage.study import open_study, signature
 from .config import SearchConfig
 from .driver import Driver
@@ -78,7 +78,7 @@ def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
     for rec in history(study, metrics):
         results.put(rec)
     data = config.data
-    kept = KeptModels(ModelStore(models_dir, study_name),
+    kept = KeptModels(ModelStore(models_dir, study_name, StudyChecksums(study)),
                       refit_on=(data.X, data.y) if data is not None and data.is_cv else None)
     queue = [(params, "retry of a trial left running") for params in retry]
     if config.strategy != "grid" and not study.get_trials(deepcopy=False):

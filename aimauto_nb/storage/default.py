@@ -20,6 +20,7 @@ from optuna.storages.journal import JournalFileBackend
 
 from ..errors import StorageError
 from .journal import FlushedJournalFileBackend, open_journal
+from .permissions import private_dir, private_file
 
 if TYPE_CHECKING:
     import optuna
@@ -53,7 +54,8 @@ class DefaultStorage:
         return self.folder / MODELS
 
     def open(self) -> BaseStorage:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
+        private_file(self.journal)
         fsync = os.environ.get(FSYNC_ENV, "") not in ("", "0")
         return open_journal(self.journal, str(self.journal),
                             JournalFileBackend if fsync else FlushedJournalFileBackend)
