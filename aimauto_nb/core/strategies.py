@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import optuna
 from optuna.trial import TrialState
 
+from ..errors import ConfigError
 from ..runtime.metrics import Metric
 from ..space.analysis import CellSpace
 
@@ -32,15 +33,15 @@ class _GridSampler(optuna.samplers.GridSampler):
 
 def _grid(space: CellSpace | None) -> dict[str, list]:
     if space is None or space.dynamic or not space.markers:
-        raise ValueError("strategy 'grid' needs a cell whose markers all have literal names")
+        raise ConfigError("strategy 'grid' needs a cell whose markers all have literal names")
     params = space.static_params
     missing = [m.name for m in space.markers if m.name not in params]
     if missing:
-        raise ValueError(f"strategy 'grid' needs literal bounds; {missing} are computed")
+        raise ConfigError(f"strategy 'grid' needs literal bounds; {missing} are computed")
     try:
         return {name: p.grid() for name, p in params.items()}
     except ValueError as e:
-        raise ValueError(f"strategy 'grid' needs a finite space: {e}") from None
+        raise ConfigError(f"strategy 'grid' needs a finite space: {e}") from None
 
 
 def grid_size(space: CellSpace | None) -> int:
@@ -189,15 +190,15 @@ def _grid_sampler(metrics, space, seed):
 
 def _cmaes(metrics, space, seed):
     if len(metrics) > 1:
-        raise ValueError("strategy 'cmaes' is single-objective; ask for one metric or use "
+        raise ConfigError("strategy 'cmaes' is single-objective; ask for one metric or use "
                          "'tpe' / 'nsga2'")
     if space is not None and any(m.kind == "choice" for m in space.markers):
-        raise ValueError("strategy 'cmaes' handles numeric parameters only; the cell has "
+        raise ConfigError("strategy 'cmaes' handles numeric parameters only; the cell has "
                          "hp.choice (use 'tpe')")
     try:
         import cmaes  # noqa: F401
     except ImportError:
-        raise ValueError("strategy 'cmaes' needs the cmaes package (pip install cmaes)") from None
+        raise ConfigError("strategy 'cmaes' needs the cmaes package (pip install cmaes)") from None
     return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
 
 
@@ -206,7 +207,7 @@ def _gp(metrics, space, seed):
         import scipy  # noqa: F401
         import torch  # noqa: F401
     except ImportError:
-        raise ValueError("strategy 'gp' needs PyTorch and SciPy "
+        raise ConfigError("strategy 'gp' needs PyTorch and SciPy "
                          "(pip install 'aimauto_nb[torch]')") from None
     return optuna.samplers.GPSampler(seed=seed)
 
@@ -227,7 +228,7 @@ def check_strategy(strategy) -> None:
     if isinstance(strategy, optuna.samplers.BaseSampler):
         return
     if strategy not in SAMPLERS:
-        raise ValueError(f"unknown strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)} "
+        raise ConfigError(f"unknown strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)} "
                          "or an Optuna sampler")
 
 

@@ -18,6 +18,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ..errors import ConfigError
 from ..space.analysis import CellSpace
 from ..space.params import Param
 
@@ -142,9 +143,9 @@ def resolve(warm_start, space: CellSpace | None) -> WarmStart:
         try:
             study = optuna.load_study(study_name=name, storage=storage)
         except KeyError:
-            raise ValueError(f"warm_start: no study named {name!r} in {storage!r}") from None
+            raise ConfigError(f"warm_start: no study named {name!r} in {storage!r}") from None
         return previous_trials(study, space)
     if hasattr(warm_start, "snapshot") or hasattr(warm_start, "get_trials"):
         return previous_trials(warm_start, space)
-    raise ValueError("warm_start must be True (the shipped portfolio), False, a Search, an Optuna "
+    raise ConfigError("warm_start must be True (the shipped portfolio), False, a Search, an Optuna "
                      f"study or (storage, study_name); got {type(warm_start).__name__}")

@@ -103,17 +103,16 @@ class DaskRunner(Runner):
             shutil.rmtree(self._scratch, ignore_errors=True)
 
 
-def local_cluster(n_workers: int, scratch: str | None = None, **kw):
+def local_cluster(n_workers: int, scratch: str | None = None, *, secure: bool = True, **kw):
     """A ``LocalCluster`` of single-threaded worker processes, every server on loopback
-    (the scheduler's HTTP server too, on a free port rather than 8787), TLS with a
-    temporary certificate so that only this process and its workers connect, and its
-    scratch space in ``scratch``."""
+    (the scheduler's HTTP server too, on a free port rather than 8787), its scratch space
+    in ``scratch``; ``secure``: TLS with a temporary certificate, so that only this process
+    and its workers connect (``secure=False``: plain TCP, as a user's cluster may be)."""
     from distributed import LocalCluster, Security
 
-    security = Security.temporary()
+    tls = {"protocol": "tls://", "security": Security.temporary()} if secure else {}
     return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address=None, protocol="tls://",
-                        security=security, local_directory=scratch,
+                        host="127.0.0.1", dashboard_address=None, local_directory=scratch, **tls,
                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                         silence_logs=40, **kw)
 

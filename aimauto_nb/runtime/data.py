@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.utils.multiclass import type_of_target
 
+from ..errors import ConfigError
 from ..measure import n_rows, take_rows
 
 __all__ = ["Dataset", "task_of"]
@@ -46,45 +47,45 @@ class Dataset:
     def build(cls, data, valid=None, cv=None, seed=None) -> Dataset | None:
         if data is None:
             if valid is not None or cv is not None:
-                raise ValueError("valid= and cv= need data=(X, y)")
+                raise ConfigError("valid= and cv= need data=(X, y)")
             return None
         if not isinstance(data, tuple | list) or len(data) != 2:
-            raise ValueError("data must be a pair (X, y)")
+            raise ConfigError("data must be a pair (X, y)")
         X, y = data
         if X is None or y is None:
-            raise ValueError("data must be a pair (X, y) with neither missing")
+            raise ConfigError("data must be a pair (X, y) with neither missing")
         if n_rows(X) != n_rows(y):
-            raise ValueError(f"data: X has {n_rows(X)} rows but y has {n_rows(y)}")
+            raise ConfigError(f"data: X has {n_rows(X)} rows but y has {n_rows(y)}")
         if n_rows(X) < 2:
-            raise ValueError("data: need at least 2 rows")
+            raise ConfigError("data: need at least 2 rows")
         task = task_of(y)
         rs = 0 if seed is None else seed
         strat = task == "classification"
         if cv is not None and valid is not None:
-            raise ValueError("give either valid= or cv=, not both")
+            raise ConfigError("give either valid= or cv=, not both")
         if cv is not None:
             if isinstance(cv, int) and not isinstance(cv, bool):
                 if cv < 2:
-                    raise ValueError(f"cv must be at least 2 folds, got {cv}")
+                    raise ConfigError(f"cv must be at least 2 folds, got {cv}")
                 splitter = (StratifiedKFold if strat else KFold)(cv, shuffle=True, random_state=rs)
             elif hasattr(cv, "split"):
                 splitter = cv
             else:
-                raise ValueError(f"cv must be a number of folds or a splitter, got {cv!r}")
+                raise ConfigError(f"cv must be a number of folds or a splitter, got {cv!r}")
             folds = [(np.asarray(a), np.asarray(b)) for a, b in splitter.split(X, y)]
             n = len(folds)
             proto = f"{n}-fold {'stratified ' if strat and isinstance(cv, int) else ''}CV"
             return cls(X, y, task, folds=folds, protocol=proto)
         if isinstance(valid, tuple | list):
             if len(valid) != 2:
-                raise ValueError("valid must be a fraction or a pair (X_valid, y_valid)")
+                raise ConfigError("valid must be a fraction or a pair (X_valid, y_valid)")
             Xv, yv = valid
             if n_rows(Xv) != n_rows(yv):
-                raise ValueError(f"valid: X has {n_rows(Xv)} rows but y has {n_rows(yv)}")
+                raise ConfigError(f"valid: X has {n_rows(Xv)} rows but y has {n_rows(yv)}")
             return cls(X, y, task, X_valid=Xv, y_valid=yv, protocol="explicit validation set")
         frac = 0.2 if valid is None else valid
         if not isinstance(frac, float | int) or not 0 < frac < 1:
-            raise ValueError(f"valid must be a fraction in (0, 1) or (X_valid, y_valid), got {valid!r}")
+            raise ConfigError(f"valid must be a fraction in (0, 1) or (X_valid, y_valid), got {valid!r}")
         idx = np.arange(n_rows(X))
         tr, va = train_test_split(
             idx, test_size=frac, random_state=rs, stratify=np.asarray(y) if strat else None

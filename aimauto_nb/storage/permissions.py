@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
-__all__ = ["private_dir", "private_file", "write_private"]
+__all__ = ["private_dir", "private_file", "write_private", "writable"]
 
 
 def private_dir(path: Path) -> Path:
@@ -47,3 +48,18 @@ def write_private(path: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
+
+
+def writable(folder: Path) -> bool:
+    """Whether ``folder``, or the nearest parent that exists, takes a new file (tried, as
+    permission bits do not tell for root, ACLs or read-only mounts)."""
+    p = Path(folder)
+    while not p.exists():
+        if p.parent == p:
+            return False
+        p = p.parent
+    try:
+        with tempfile.TemporaryFile(dir=p):
+            return True
+    except OSError:
+        return False
