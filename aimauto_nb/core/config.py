@@ -8,8 +8,7 @@ import math
 import numbers
 import re
 import warnings
-from collections.abc import Mapping
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
