@@ -3,10 +3,10 @@ keep ``jobs`` of them running on the executor, tell the results, and stop on the
 ``stop()``, repeated identical failures, or a lost executor. Trials past their time limit
 are failed (killed where the executor can, interrupted in threads); a dead worker fails
 its trial only. In a persistent study the driver renews this process's lease and fails
-the trials of owners that are gone. Optuna's ``ask()`` and the sampler's joint
-sampling (where a Gaussian process fits, for seconds at a time) run in a thread of their own, so ``stop()`` ends the search at once; a
-trial asked meanwhile is recorded failed when the ask returns. Pruning verdicts come from a
-:class:`~aimauto_nb.core.pruning.PruningPolicy`."""
+the trials of owners that are gone. Optuna's ``ask()`` and the sampler's joint sampling
+(where a Gaussian process fits, for seconds at a time) run in a thread of their own, so
+``stop()`` ends the search at once; a trial asked meanwhile is recorded failed when the
+ask returns. Pruning verdicts come from a :class:`~aimauto_nb.core.pruning.PruningPolicy`."""
 
 from __future__ import annotations
 

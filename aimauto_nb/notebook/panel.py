@@ -163,8 +163,11 @@ class Panel:
         self._wake.set()
 
     def _on_wait(self, search) -> None:
-        # From the waiting cell, so a notebook runner records the final snapshot too.
-        self.refresh(final=True)
+        # From the waiting cell, so a notebook runner records the final snapshot too. An
+        # on_wait listener is also called on every change (from the driver's thread): those
+        # are the renderer thread's to draw, at most a few times a second.
+        if not search.running:
+            self.refresh(final=True)
 
     def _loop(self) -> None:
         while True:
