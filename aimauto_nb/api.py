@@ -151,10 +151,12 @@ def plot_history(search: Search) -> Figure:
     return history_figure(search.snapshot())
 
 
-def dashboard(storage: Any = None, *, stop: bool = False, port: int = 0):
+def dashboard(storage: Any = None, *, stop: bool = False, port: int = 0,
+              writable: bool = False):
     """optuna-dashboard over ``storage`` (default: the journal under ``.aimauto/``), served
     from this process on 127.0.0.1 until ``dashboard(storage, stop=True)`` or exit; see
-    :meth:`Search.dashboard <aimauto_nb.core.facade.Search.dashboard>` for one search's.
+    :meth:`Search.dashboard <aimauto_nb.core.facade.Search.dashboard>` for one search's
+    (a token in its URL, loopback ``Host`` only, read-only unless ``writable=True``).
 
     Returns
     -------
@@ -163,4 +165,4 @@ def dashboard(storage: Any = None, *, stop: bool = False, port: int = 0):
     """
     from .storage.dashboard import for_storage
 
-    return for_storage(storage, stop=stop, port=port)
+    return for_storage(storage, stop=stop, port=port, writable=writable)

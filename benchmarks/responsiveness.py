@@ -14,6 +14,11 @@ with ``--quiet`` (alternating, median of 3); and the kernel CPU time of one char
 500 trials (the browser-drawn charts' data set on the widget and sent to the front end,
 one new trial per update) next to the matplotlib PNG redraw the panel did before.
 
+Then long searches: 1000 and 3000 instant trials (random sampler, two metrics) with the
+panel and with ``--quiet``: the widget comm traffic they cause (bytes and messages, as
+:func:`tests.kernel.comm_traffic` counts them), the kernel's CPU time, and the p95 of
+``1+1`` (polled every 0.1 s) while they run.
+
     python benchmarks/responsiveness.py
 """
 
@@ -26,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.kernel import Kernel  # noqa: E402
+from tests.kernel import Kernel, comm_traffic  # noqa: E402
 
 STARTUP = """
 %load_ext aimauto_nb
@@ -157,19 +162,63 @@ def chart_cost(k: Kernel, trials: int = 500, updates: int = 50):
     return float(med), float(worst), float(png), int(rows), int(front)
 
 
+INSTANT = "a = hp.float(0, 1)\nb = hp.float(0, 1)\nscore = {'a': a, 'b': b}\n"
+
+
+def traffic(k: Kernel, trials: int, quiet: bool):
+    """(comm MB, comm messages, kernel CPU s, search wall s, 1+1 p95 ms) of one search."""
+    k.stray.clear()
+    k.run("import time as _t; _cpu = _t.process_time()", check=True)
+    flag = "--quiet" if quiet else ""
+    ex = k.run(f"%%aimsearch --trials {trials} --strategy random --metrics a:max,b:min {flag} "
+               f"--name big\n{INSTANT}", check=True)
+    latency = []
+    while True:
+        probe_ = k.run("print(big.running)", check=True)
+        latency.append(probe_.seconds)
+        if "False" in probe_.stdout:
+            break
+        time.sleep(0.1)
+    out = k.run("big.wait(); print(_t.process_time() - _cpu, big.elapsed)", check=True)
+    k.drain(2.0)
+    size, count = comm_traffic(ex.messages + k.stray, ex.msg_id)
+    cpu, wall = map(float, out.stdout.split())
+    return size / 1e6, count, cpu, wall, _percentiles(latency)[1] if len(latency) > 1 else 0.0
+
+
+def traffic_rows(k: Kernel):
+    return [(n, quiet, *traffic(k, n, quiet)) for n in (1000, 3000) for quiet in (False, True)]
+
+
+def _traffic_table(rows) -> None:
+    print("\nlong searches: instant trials (random sampler, 2 metrics), panel vs --quiet\n")
+    print("| trials | view | comm MB | comm messages | kernel CPU s | search s | 1+1 p95 ms |")
+    print("|---|---|---|---|---|---|---|")
+    for n, quiet, mb, count, cpu, wall, p95 in rows:
+        print(f"| {n} | {'--quiet' if quiet else 'panel'} | {mb:.3f} | {count} | {cpu:.1f} | "
+              f"{wall:.1f} | {p95:.0f} |")
+
+
 def main() -> None:
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3, help="panel-cost repeats (median)")
     ap.add_argument("--cost-only", action="store_true", help="only the panel-cost tables")
+    ap.add_argument("--traffic-only", action="store_true", help="only the long-search table")
     opts = ap.parse_args()
+    if opts.traffic_only:
+        with Kernel(STARTUP) as k:
+            _traffic_table(traffic_rows(k))
+        return
     with Kernel(STARTUP) as k:
+        long_rows = traffic_rows(k)
         chart = chart_cost(k)
         rows = [] if opts.cost_only else latency_rows(k)
         panel, quiet = panel_cost(k, opts.repeats)
     if rows:
         _latency_table(rows)
+    _traffic_table(long_rows)
     med, worst, png, n, front = chart
     print(f"\nchart update: kernel CPU ms at {n} trials, 3 metrics ({front} on the front), "
           "one new trial per update\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import time
 from dataclasses import dataclass, field
@@ -99,3 +100,17 @@ class Kernel:
                 break
         self.stray.extend(out)
         return out
+
+
+def comm_traffic(messages: list[dict], msg_id: str) -> tuple[int, int]:
+    """(bytes, messages) of widget comm traffic attributed to cell ``msg_id``: each
+    ``comm_open`` / ``comm_msg`` as JSON (header, parent header, metadata, content) plus its
+    binary buffers, about what travels over the wire."""
+    size = count = 0
+    for m in messages:
+        if m["msg_type"] in ("comm_open", "comm_msg") and \
+                m["parent_header"].get("msg_id") == msg_id:
+            parts = {k: m.get(k) for k in ("header", "parent_header", "metadata", "content")}
+            size += len(json.dumps(parts, default=str)) + sum(len(b) for b in m.get("buffers", []))
+            count += 1
+    return size, count

@@ -1,5 +1,8 @@
 """The driver's loop endings: budget, timeout, stop(), convergence; each says why."""
 
+import time
+
+import optuna
 import pytest
 
 import aimauto_nb as an
@@ -53,3 +56,35 @@ def test_stop_and_timeout_reasons():
 def test_bad_convergence_setting():
     with pytest.raises(ValueError, match="stop_when_converged must be"):
         an.search(FLAT, metrics="score:max", trials=3, stop_when_converged=0, display=False)
+
+
+class _SlowAsk(optuna.samplers.RandomSampler):
+    """A sampler whose ask takes seconds (as a Gaussian process's fit does)."""
+
+    def __init__(self, pause):
+        super().__init__(seed=0)
+        self.pause = pause
+        self.asks = 0
+
+    def infer_relative_search_space(self, study, trial):
+        self.asks += 1
+        if self.asks > 1:
+            time.sleep(self.pause)
+        return {}
+
+
+def test_stop_returns_at_once_while_the_sampler_asks():
+    sampler = _SlowAsk(pause=2.0)
+    s = an.search("score = hp.float(0, 1)", metrics="score:max", trials=50, strategy=sampler,
+                  storage=False, display=False)
+    deadline = time.monotonic() + 30
+    while sampler.asks < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # well inside the second, slow ask
+    t0 = time.monotonic()
+    s.stop()
+    s.wait(10)
+    assert s.state == "stopped" and time.monotonic() - t0 < 0.5
+    time.sleep(2.5)  # the ask in flight returns; its trial is failed, not left running
+    states = [t.state for t in s.study.get_trials(deepcopy=False)]
+    assert optuna.trial.TrialState.RUNNING not in states and len(states) == 2

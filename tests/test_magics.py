@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from .kernel import Kernel
+from .kernel import Kernel, comm_traffic
 
 STARTUP = """
 %load_ext aimauto_nb
@@ -196,3 +196,23 @@ def test_unload_removes_the_magics(kernel):
     assert not ex.ok and "aimstatus" in ex.error["evalue"]
     kernel.run("%load_ext aimauto_nb", check=True)
     assert kernel.run("%aimstatus s4", check=True).stdout.startswith("s4: done")
+
+
+def test_panel_traffic_of_1000_instant_trials_is_under_2_mb(kernel):
+    """Each update sends what changed (new rows, the front, the best), not every row again."""
+    cell = "a = hp.float(0, 1)\nb = hp.float(0, 1)\nscore = {'a': a, 'b': b}\n"
+    kernel.stray.clear()
+    ex = kernel.run("%%aimsearch --trials 1000 --strategy random --metrics a:max,b:min "
+                    "--name big\n" + cell, check=True)
+    deadline = time.monotonic() + 240
+    while "True" in kernel.run("print(big.running)", check=True).stdout:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    kernel.drain(2.0)
+    size, count = comm_traffic(ex.messages + kernel.stray, ex.msg_id)
+    data = [m["content"]["data"] for m in ex.messages + kernel.stray
+            if m["msg_type"] == "comm_msg" and m["parent_header"].get("msg_id") == ex.msg_id]
+    sent = {r[0] for d in data if d.get("method") == "custom" for r in d["content"]["rows"]}
+    sent |= {r[0] for d in data if d.get("method") == "update" for r in d["state"].get("rows", [])}
+    assert count and size < 2_000_000, f"{size / 1e6:.2f} MB in {count} messages"
+    assert len(sent) == 1000, "not every row reached the front end"

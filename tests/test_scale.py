@@ -22,7 +22,8 @@ score = quality * 10
 
 @pytest.fixture(scope="module")
 def cluster():
-    with local_cluster(2) as c, distributed.Client(c) as client:
+    # a user's cluster, reached by a Client and by its address (plain TCP)
+    with local_cluster(2, secure=False) as c, distributed.Client(c) as client:
         yield c, client
 
 

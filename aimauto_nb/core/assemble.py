@@ -16,7 +16,7 @@ from ..runners import runner_class
 from ..runtime.trial import Spec
 from ..storage.default import DefaultStorage, open_target, tag_study
 from ..storage.lease import Lease
-from ..storage.models import KeptModels, ModelStore, keep_runs, prune_old_runs
+from ..storage.models import KeptModels, ModelStore, StudyChecksums, keep_runs, prune_old_runs
 from ..storage.study import open_study, signature
 from .config import SearchConfig
 from .driver import Driver
@@ -65,6 +65,8 @@ def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
                            timed=config.timeout is not None)
     spec = build_spec(config, auto_report=pruner is not None)
     storage, models_dir, study_name = open_target(config.storage, config.name, config.resume)
+    if models_dir is not None:
+        spec.scratch = str(models_dir.parent)
     # Without an explicit pruner Optuna attaches a MedianPruner, which `should_prune` would
     # then consult whatever pruner the user asked for.
     study_pruner = pruner if pruner is not None and len(metrics) == 1 else optuna.pruners.NopPruner()
@@ -78,7 +80,7 @@ def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
     for rec in history(study, metrics):
         results.put(rec)
     data = config.data
-    kept = KeptModels(ModelStore(models_dir, study_name),
+    kept = KeptModels(ModelStore(models_dir, study_name, StudyChecksums(study)),
                       refit_on=(data.X, data.y) if data is not None and data.is_cv else None)
     if isinstance(config.storage, DefaultStorage):  # every run is a study: bound their models
         kept.store.folder.mkdir(parents=True, exist_ok=True)

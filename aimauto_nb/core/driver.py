@@ -3,15 +3,18 @@ keep ``jobs`` of them running on the executor, tell the results, and stop on the
 ``stop()``, repeated identical failures, or a lost executor. Trials past their time limit
 are failed (killed where the executor can, interrupted in threads); a dead worker fails
 its trial only. In a persistent study the driver renews this process's lease and fails
-the trials of owners that are gone. Pruning verdicts come from a
-:class:`~aimauto_nb.core.pruning.PruningPolicy`."""
+the trials of owners that are gone. Optuna's ``ask()`` and the sampler's joint sampling
+(where a Gaussian process fits, for seconds at a time) run in a thread of their own, so
+``stop()`` ends the search at once; a trial asked meanwhile is recorded failed when the
+ask returns. Pruning verdicts come from a :class:`~aimauto_nb.core.pruning.PruningPolicy`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 import optuna
@@ -69,6 +72,7 @@ class Driver:
         self._first_error: str | None = None
         self._reason: str | None = None
         self._asked: dict[int, _Running] = {}  # asked and not yet told
+        self._asker: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------ loop
 
@@ -120,6 +124,8 @@ class Driver:
                 runner.shutdown()
             if self._lease is not None:
                 self._lease.end()
+            if self._asker is not None:
+                self._asker.shutdown(wait=False)
         self.results.set_state(final, error, reason)
         self._notify()
 
@@ -162,7 +168,9 @@ class Driver:
                 params, source = self._queue.pop(0)
                 self.study.enqueue_trial(params, user_attrs={"aimauto_nb.source": source},
                                          skip_if_exists=False)
-            trial = self.study.ask()
+            trial = self._ask()
+            if trial is None:
+                return
             if self._lease is not None:
                 self._lease.claim(trial)
             if source is not None and trial.user_attrs.get("aimauto_nb.source") != source:
@@ -179,6 +187,38 @@ class Driver:
                 raise
             inflight[fut] = run
             self._notify()
+
+    def _ask(self) -> optuna.Trial | None:
+        """``study.ask()`` in the asking thread; ``None`` when ``stop()`` came first (the
+        trial it was asking for is told failed once it exists)."""
+        if self._asker is None:
+            self._asker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aimauto-ask")
+        fut = self._asker.submit(self._ask_now)
+        while True:
+            try:
+                return fut.result(timeout=0.02)
+            except FutureTimeout:
+                if self.stop_event.is_set():
+                    fut.add_done_callback(self._discard_asked)
+                    return None
+
+    def _ask_now(self) -> optuna.Trial:
+        trial = self.study.ask()
+        # Optuna samples a trial's relative (joint) parameters, a GP's fit included, at its
+        # first suggest, which would be in the trial's worker; here it is in this thread.
+        trial.relative_params  # noqa: B018 - evaluated for its side effect
+        return trial
+
+    def _discard_asked(self, fut: Future) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        trial = fut.result()
+        try:
+            trial.set_user_attr("aimauto_nb.error", "cancelled: the search was stopped while "
+                                                     "this trial was being asked for")
+            self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+        except Exception:  # the storage may be gone by then; the lease fails it later
+            pass
 
     def _fail_fast(self, first_errors: list[str], rec: TrialRecord) -> None:
         if len(first_errors) >= FAIL_FAST:

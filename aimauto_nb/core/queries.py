@@ -84,10 +84,15 @@ class SearchQueries:
         """Where the study is stored: a file, a URL, or ``memory``."""
         return location(self.config.storage, self.study_name)
 
-    def dashboard(self, stop: bool = False, port: int = 0):
+    def dashboard(self, stop: bool = False, port: int = 0, writable: bool = False):
         """Open optuna-dashboard on this search's storage (127.0.0.1, a free port unless
         ``port``), served from the kernel until ``dashboard(stop=True)`` or the kernel
         exits. Needs the ``aimauto_nb[dashboard]`` extra.
+
+        Its URL carries a random token (requests without it are refused, as are requests
+        whose ``Host`` is not a loopback name), and it is read-only: ``writable=True``
+        allows optuna-dashboard's writes (notes, deleting studies, telling trials, which
+        can overwrite a running trial's result).
 
         Returns
         -------
@@ -101,7 +106,8 @@ class SearchQueries:
         storage = self._storage
         if isinstance(self.config.storage, DefaultStorage) and not stop:
             storage = self.config.storage.open()  # the folder's studies, later runs included
-        return for_study(storage, self.config.storage, self.study_name, stop=stop, port=port)
+        return for_study(storage, self.config.storage, self.study_name, stop=stop, port=port,
+                         writable=writable)
 
     def trials_dataframe(self, attrs: tuple[str, ...] | None = None, multi_index: bool = False):
         """The trials as a pandas DataFrame in Optuna's layout, the value columns named

@@ -1,5 +1,8 @@
 // aimauto_nb's panel charts: plain SVG drawn from the widget's state (see charts.py).
 // Rows are [number, values, value_texts, params_text]; front and best are trial numbers.
+// The kernel sends the rows as state once, then only new and changed rows as custom
+// messages {rows: [...]}; STORES keeps those per chart (by its key) until a full state
+// replaces the rows.
 
 const NS = "http://www.w3.org/2000/svg";
 const GREY = "#b0b0b0", FRONT = "#d62728", BEST = "#1f77b4";
@@ -86,6 +89,42 @@ function star(x, y, r) {
     p.push(`${(x + rr * Math.cos(a)).toFixed(1)},${(y + rr * Math.sin(a)).toFixed(1)}`);
   }
   return p.join(" ");
+}
+
+const STORES = new Map();
+
+function storeOf(model) {
+  const key = model.get("key");
+  let store = STORES.get(key);
+  if (!store) {
+    store = { base: null, extra: new Map() };
+    STORES.set(key, store);
+  }
+  const base = model.get("rows");
+  if (store.base !== base) {  // a full state arrived: it has every row sent so far
+    store.base = base;
+    store.extra = new Map();
+  }
+  return store;
+}
+
+// Every row: the state's, with the custom messages' new and changed rows merged in.
+function rowsOf(model) {
+  const store = storeOf(model);
+  if (!store.extra.size) return store.base;
+  const byNumber = new Map(store.base.map((r) => [r[0], r]));
+  for (const [n, r] of store.extra) byNumber.set(n, r);
+  return Array.from(byNumber.values()).sort((a, b) => a[0] - b[0]);
+}
+
+function initialize({ model }) {
+  const merge = (msg) => {
+    if (!msg || !Array.isArray(msg.rows)) return;
+    const store = storeOf(model);
+    for (const r of msg.rows) store.extra.set(r[0], r);
+  };
+  model.on("msg:custom", merge);
+  return () => model.off("msg:custom", merge);
 }
 
 function render({ model, el }) {
@@ -300,7 +339,7 @@ function render({ model, el }) {
 
   function draw() {
     layout();
-    const ms = model.get("metrics"), rows = model.get("rows");
+    const ms = model.get("metrics"), rows = rowsOf(model);
     const front = new Set(model.get("front")), best = model.get("best"), sel = model.get("selected");
     const xi = model.get("x_metric");
     if (ms.length > 2) {
@@ -336,10 +375,12 @@ function render({ model, el }) {
     if (Math.floor(root.clientWidth) !== laidOut) schedule();
   });
   resized.observe(root);
+  model.on("msg:custom", schedule);  // after initialize's merge, which was registered first
   draw();
   return () => {
     resized.disconnect();
     for (const k of keys) model.off(`change:${k}`, schedule);
+    model.off("msg:custom", schedule);
   };
 }
 
@@ -347,4 +388,4 @@ function escape(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
-export default { render };
+export default { initialize, render };

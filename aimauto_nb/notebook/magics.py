@@ -72,6 +72,10 @@ class AimMagics(Magics):
         raise UsageError(f"no search named {name!r}{hint}")
 
     def _parse(self, fn, line: str):
+        """The parsed options; ``--help`` / ``-h`` prints the options (``None``)."""
+        if {"--help", "-h"} & set(line.split()):
+            print(fn.parser.format_help())
+            return None
         try:
             return parse_argstring(fn, line)
         except UsageError:
@@ -123,6 +127,8 @@ class AimMagics(Magics):
     def aimsearch(self, line: str, cell: str):
         """Search the hp markers of this cell; returns at once unless --wait."""
         args = self._parse(self.aimsearch, line)
+        if args is None:
+            return
         if not args.name.isidentifier():
             raise UsageError(f"--name: {args.name!r} is not a valid variable name")
         data = self._lookup(args.data, "--data") if args.data else None
@@ -157,7 +163,9 @@ class AimMagics(Magics):
                        devices=_devices(args.devices),
                        trials_per_device=args.trials_per_device)
             s = launch(config, display=not args.quiet)
-        except (AimautoError, ValueError, TypeError, ImportError) as e:
+        except SyntaxError as e:  # the cell itself: one line naming the cell line
+            raise UsageError(f"cell line {e.lineno}: {e.msg}" if e.lineno else str(e)) from None
+        except (AimautoError, ValueError, TypeError, ImportError, OSError) as e:
             raise UsageError(str(e)) from None
         self.shell.user_ns[args.name] = s
         headless = in_notebook() and not live_frontend()
@@ -189,6 +197,8 @@ class AimMagics(Magics):
         from ..storage.listing import studies
 
         args = self._parse(self.aimstatus, line)
+        if args is None:
+            return
         if args.all or args.storage:
             try:
                 print(studies(args.storage))
@@ -203,18 +213,23 @@ class AimMagics(Magics):
     @argument("--storage", help="a storage URL to open instead of a search's")
     @argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     @argument("--stop", action="store_true", help="stop the dashboard")
+    @argument("--writable", action="store_true",
+              help="allow optuna-dashboard's writes (default: read-only)")
     @line_magic
     def aimdashboard(self, line: str):
         """Start optuna-dashboard on a search's storage and show it (a link and an IFrame)."""
         from ..storage.dashboard import for_storage as dashboard
 
         args = self._parse(self.aimdashboard, line)
+        if args is None:
+            return
         try:
+            kw = {"stop": args.stop, "port": args.port, "writable": args.writable}
             if args.storage is not None:
-                return dashboard(args.storage, stop=args.stop, port=args.port)
+                return dashboard(args.storage, **kw)
             if args.name is None and not isinstance(self.shell.user_ns.get("search"), Search):
-                return dashboard(None, stop=args.stop, port=args.port)
-            return self._search(args.name).dashboard(stop=args.stop, port=args.port)
+                return dashboard(None, **kw)
+            return self._search(args.name).dashboard(**kw)
         except (ImportError, ValueError, OSError) as e:
             raise UsageError(str(e)) from None
 
@@ -224,6 +239,8 @@ class AimMagics(Magics):
     def aimstop(self, line: str):
         """Stop a running search: no new trials start; it keeps what it has."""
         args = self._parse(self.aimstop, line)
+        if args is None:
+            return
         s = self._search(args.name)
         if not s.running:
             print(f"{s.name} is already {s.state}")
@@ -238,6 +255,8 @@ class AimMagics(Magics):
     def aimapply(self, line: str):
         """Put the cell with the chosen trial's values filled in into the next input cell."""
         args = self._parse(self.aimapply, line)
+        if args is None:
+            return
         s = self._search(args.name)
         try:
             code = s.code(args.trial)
@@ -269,6 +288,8 @@ class AimMagics(Magics):
         from ..compression import CompressError, compress
 
         args = self._parse(self.aimcompress, line)
+        if args is None:
+            return
         (model,) = self._lookup([args.model], "model")
         data = self._lookup(args.data, "--data") if args.data else None
         finetune = self._lookup(args.finetune, "--finetune") if args.finetune else None
@@ -303,6 +324,8 @@ class AimMagics(Magics):
         from .form import Tuner
 
         args = self._parse(self.aimtune, line)
+        if args is None:
+            return
         (estimator,) = self._lookup([args.estimator], "estimator")
         data = self._lookup(args.data, "--data")
         try:

@@ -71,6 +71,7 @@ class Panel:
         self._chart_key = None
         self._chart_at = 0.0
         self._chart_cost = 0.0
+        self._chart_final = False
         self._pareto_png = b""
         self._handle = None
         self._static = None
@@ -172,8 +173,11 @@ class Panel:
         self._wake.set()
 
     def _on_wait(self, search) -> None:
-        # From the waiting cell, so a notebook runner records the final snapshot too.
-        self.refresh(final=True)
+        # From the waiting cell, so a notebook runner records the final snapshot too. An
+        # on_wait listener is also called on every change (from the driver's thread): those
+        # are the renderer thread's to draw, at most a few times a second.
+        if not search.running:
+            self.refresh(final=True)
 
     def _loop(self) -> None:
         while True:
@@ -236,13 +240,15 @@ class Panel:
     def _render_charts(self, snap, final: bool = False) -> None:
         key = (snap.counts["complete"], tuple(r.number for r in snap.front))
         now = time.monotonic()
-        # An update costs a few ms at 500 trials (every refresh); thousands of trials cost
-        # more, then updates are spaced so that they take at most ~5 % of one core.
-        if key != self._chart_key and (final or now - self._chart_at >= 20 * self._chart_cost):
+        last = final and not snap.running
+        # An update sends the new rows only; should it still cost much, updates are spaced
+        # so that they take at most ~5 % of one core. The last one also sends every row.
+        due = key != self._chart_key or (last and not self._chart_final)
+        if due and (final or now - self._chart_at >= 20 * self._chart_cost):
             started = time.thread_time()
-            self.charts.update(snap)
+            self.charts.update(snap, final=last)
             self._chart_cost = time.thread_time() - started
-            self._chart_at, self._chart_key = now, key
+            self._chart_at, self._chart_key, self._chart_final = now, key, last
         if final and not snap.running and not self._pareto_png:
             # The static snapshot's chart, drawn once (0.1-0.3 s of GIL).
             self._pareto_png = _png(pareto_figure(snap, size=(4.2, 3.0), layout=None))

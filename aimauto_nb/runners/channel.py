@@ -2,19 +2,31 @@
 so conditional spaces work) and reports intermediate values for pruning.
 
 Thread workers call the :class:`Broker` directly. Process and Dask workers hold a
-:class:`RemoteChannel`, a small RPC client over :mod:`multiprocessing.connection`
-(authenticated, loopback by default) served by a :class:`ChannelServer` in the driver.
-The stdlib connection module is used rather than a manager or a queue because it needs
-no extra process and the same address works from loky and Dask workers.
+:class:`RemoteChannel`, a small RPC client over a TCP socket (loopback by default) served
+by a :class:`ChannelServer` in the driver; a socket, rather than a manager or a queue,
+needs no extra process and the same address works from loky and Dask workers.
+
+Any local user can connect to a loopback port, so the server trusts nothing it receives:
+messages are length-prefixed JSON (never pickles; distributions travel as Optuna's JSON),
+only the three operations a trial needs exist, and every request carries its trial's
+token, an HMAC of the trial number under a key that never leaves the driver (so a task
+spec that is read elsewhere, a Dask one say, gives access to that one running trial at
+most). Each connection is served by its own thread, and one whose first valid request
+does not arrive within :data:`FIRST_REQUEST` seconds is dropped, so a silent client holds
+up nobody.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import math
 import os
+import socket
+import struct
 import threading
 import time
-from multiprocessing.connection import Client, Listener
 from typing import Any
 
 import optuna
@@ -22,7 +34,11 @@ import optuna.distributions as od
 
 from ..errors import TrialAbandoned
 
-__all__ = ["Broker", "ChannelServer", "RemoteChannel", "DirectChannel"]
+__all__ = ["Broker", "ChannelServer", "RemoteChannel", "DirectChannel", "FIRST_REQUEST"]
+
+FIRST_REQUEST = 1.0  # seconds a new connection has to send its first valid request
+MAX_MESSAGE = 1 << 20
+_OPS = ("started", "suggest", "report")
 
 
 class Broker:
@@ -103,56 +119,120 @@ class DirectChannel:
         return self._broker.report(number, value, step)
 
 
+class ChannelError(Exception):
+    """A request that breaks the protocol: the connection is dropped."""
+
+
+def _send(sock: socket.socket, obj) -> None:
+    data = json.dumps(obj).encode()
+    sock.sendall(struct.pack("!I", len(data)) + data)
+
+
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytes:
+    chunks = []
+    while n:
+        if deadline is not None:
+            sock.settimeout(max(deadline - time.monotonic(), 1e-3))
+        chunk = sock.recv(min(n, 65536))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _recv(sock: socket.socket, deadline: float | None = None):
+    """One message; with ``deadline`` (a ``time.monotonic()``) all of it by then."""
+    (size,) = struct.unpack("!I", _recv_exact(sock, 4, deadline))
+    if size > MAX_MESSAGE:
+        raise ChannelError(f"message of {size} bytes")
+    return json.loads(_recv_exact(sock, size, deadline))
+
+
 class ChannelServer:
-    """Serves a :class:`Broker` to worker processes on an authenticated socket."""
+    """Serves a :class:`Broker` to worker processes (see the module docstring)."""
 
     def __init__(self, broker: Broker, host: str = "127.0.0.1"):
         self.broker = broker
-        self.authkey = os.urandom(16)
-        self._listener = Listener((host, 0), authkey=self.authkey)
-        self.address = self._listener.address
+        self._key = os.urandom(32)
+        self._sock = socket.create_server((host, 0))
+        self.address = self._sock.getsockname()[:2]
         self._closed = False
-        self._conns: list = []
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
         threading.Thread(target=self._accept, name="aimauto-channel", daemon=True).start()
 
-    def channel(self) -> RemoteChannel:
-        return RemoteChannel(self.address, self.authkey)
+    def token(self, number: int) -> str:
+        return hmac.new(self._key, str(int(number)).encode(), hashlib.sha256).hexdigest()
+
+    def channel(self, number: int) -> RemoteChannel:
+        """The channel trial ``number``'s worker uses (it carries that trial's token only)."""
+        return RemoteChannel(tuple(self.address), number, self.token(number))
 
     def _accept(self):
         while not self._closed:
             try:
-                conn = self._listener.accept()
-            except Exception:
+                conn, _ = self._sock.accept()
+            except OSError:
                 if self._closed:
                     return
                 continue
-            self._conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            with self._lock:
+                self._conns.add(conn)
+            threading.Thread(target=self._serve, args=(conn,), name="aimauto-channel-conn",
+                             daemon=True).start()
 
-    def _serve(self, conn):
+    def _serve(self, conn: socket.socket):
         try:
+            deadline = time.monotonic() + FIRST_REQUEST  # the whole first request, however it trickles
             while True:
-                op, args = conn.recv()
-                try:
-                    result = getattr(self.broker, op)(*args)
-                    conn.send(("ok", result))
-                except TrialAbandoned as e:
-                    conn.send(("abandoned", str(e)))
-                except Exception as e:
-                    conn.send(("error", f"{type(e).__name__}: {e}"))
-        except (EOFError, OSError):
+                reply = self._answer(_recv(conn, deadline))
+                if deadline is not None:
+                    conn.settimeout(None)
+                    deadline = None
+                _send(conn, reply)
+        except (EOFError, OSError, ValueError, ChannelError):
             pass
         finally:
+            with self._lock:
+                self._conns.discard(conn)
             conn.close()
+
+    def _answer(self, request) -> dict:
+        """One request ``{"op", "number", "token", "args"}``; a bad one drops the connection."""
+        if not isinstance(request, dict):
+            raise ChannelError("not a request")
+        op, number, token, args = (request.get(k) for k in ("op", "number", "token", "args"))
+        if (op not in _OPS or not isinstance(number, int) or not isinstance(token, str)
+                or not isinstance(args, list)
+                or not hmac.compare_digest(token, self.token(number))):
+            raise ChannelError("not a request of a running trial")
+        try:
+            if op == "started":
+                result = self.broker.started(number)
+            elif op == "suggest":
+                name, dist = args
+                result = self.broker.suggest(number, str(name), od.json_to_distribution(dist))
+            else:
+                value, step = args
+                result = self.broker.report(number, float(value), int(step))
+            return {"status": "ok", "payload": result}
+        except TrialAbandoned as e:
+            return {"status": "abandoned", "payload": str(e)}
+        except Exception as e:
+            return {"status": "error", "payload": f"{type(e).__name__}: {e}"}
 
     def close(self):
         self._closed = True
         try:
-            self._listener.close()
+            self._sock.close()
         except OSError:
             pass
-        for conn in self._conns:
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
             try:
+                conn.shutdown(socket.SHUT_RDWR)
                 conn.close()
             except OSError:
                 pass
@@ -162,25 +242,31 @@ _local = threading.local()
 
 
 class RemoteChannel:
-    """Worker-side client of a :class:`ChannelServer` (picklable; connects lazily)."""
+    """Worker-side client of a :class:`ChannelServer` for one trial (picklable; connects
+    lazily, one connection per worker thread and server, reused by later trials)."""
 
-    def __init__(self, address, authkey: bytes):
-        self.address = address
-        self.authkey = authkey
+    def __init__(self, address, number: int, token: str):
+        self.address = tuple(address)
+        self.number = number
+        self.token = token
 
     def _call(self, op, *args):
         conns = getattr(_local, "conns", None)
         if conns is None:
             conns = _local.conns = {}
-        conn = conns.get(self.address)
-        if conn is None:
-            conn = conns[self.address] = Client(self.address, authkey=self.authkey)
         try:
-            conn.send((op, args))
-            status, payload = conn.recv()
-        except (EOFError, OSError):
-            conns.pop(self.address, None)
+            conn = conns.get(self.address)
+            if conn is None:
+                conn = conns[self.address] = socket.create_connection(self.address)
+            _send(conn, {"op": op, "number": self.number, "token": self.token,
+                         "args": list(args)})
+            reply = _recv(conn)
+        except (EOFError, OSError, ChannelError):
+            conn = conns.pop(self.address, None)
+            if conn is not None:
+                conn.close()
             raise TrialAbandoned("the search driver went away") from None
+        status, payload = reply["status"], reply["payload"]
         if status == "abandoned":
             raise TrialAbandoned(payload)
         if status == "error":
@@ -188,10 +274,10 @@ class RemoteChannel:
         return payload
 
     def started(self, number):
-        self._call("started", number)
+        self._call("started")
 
     def suggest(self, number, name, dist):
-        return self._call("suggest", number, name, dist)
+        return self._call("suggest", name, od.distribution_to_json(dist))
 
     def report(self, number, value, step) -> bool:
-        return self._call("report", number, value, step)
+        return bool(self._call("report", float(value), int(step)))

@@ -1,12 +1,21 @@
 """Trials as Dask tasks on a ``distributed`` cluster: a ``Client``, a scheduler address,
 or a ``LocalCluster`` the search owns (``executor="dask"``). Data and namespace are
-scattered once per search; workers decode them once and keep them in a small cache."""
+scattered once per search; workers decode them once and keep them in a small cache.
+
+The search's own cluster speaks TLS with a certificate made for it
+(``distributed.Security.temporary()``, kept in memory), so no other process, local users
+included, can connect to its scheduler or workers, read its tasks or run code on them; its
+scratch space is a folder under the search's own folder (``.aimauto/``), removed at the
+end. A ``Client`` or an address the user gives is used as given: securing that cluster
+(TLS, who may reach it) is the user's part, see the README."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
+import tempfile
 from concurrent.futures import Future
 
 import cloudpickle
@@ -33,10 +42,14 @@ class DaskRunner(Runner):
         dask = try_import("dask", extra="dask", what="the dask executor")
         Client = try_import("distributed", extra="dask", what="the dask executor").Client
         self._owned: list = []
+        self._scratch = None
         if target == "dask":
+            if spec.scratch is not None:
+                os.makedirs(spec.scratch, mode=0o700, exist_ok=True)
+            self._scratch = tempfile.mkdtemp(prefix="dask-scratch-", dir=spec.scratch)
             with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-                cluster = local_cluster(jobs or default_process_jobs())
-            client = Client(cluster, set_as_default=False)
+                cluster = local_cluster(jobs or default_process_jobs(), self._scratch)
+            client = Client(cluster, security=cluster.security, set_as_default=False)
             self._owned = [client, cluster]
         elif isinstance(target, str):
             try:
@@ -64,7 +77,7 @@ class DaskRunner(Runner):
     def submit(self, number: int) -> Future:
         self.check()
         s = self._spec
-        task = Task(number, s.program, {}, None, s.metrics, self._server.channel(),
+        task = Task(number, s.program, {}, None, s.metrics, self._server.channel(number),
                     keep_bytes=True, auto_report=s.auto_report)
         return self._executor.submit(run_cached, cloudpickle.dumps(task), self._key, self._ns,
                                      self._data)
@@ -86,15 +99,20 @@ class DaskRunner(Runner):
                 self.client.cancel([self._data, self._ns])
             except Exception:
                 pass
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
 
-def local_cluster(n_workers: int, **kw):
+def local_cluster(n_workers: int, scratch: str | None = None, *, secure: bool = True, **kw):
     """A ``LocalCluster`` of single-threaded worker processes, every server on loopback
-    (the scheduler's HTTP server too, on a free port rather than 8787)."""
-    from distributed import LocalCluster
+    (the scheduler's HTTP server too, on a free port rather than 8787), its scratch space
+    in ``scratch``; ``secure``: TLS with a temporary certificate, so that only this process
+    and its workers connect (``secure=False``: plain TCP, as a user's cluster may be)."""
+    from distributed import LocalCluster, Security
 
+    tls = {"protocol": "tls://", "security": Security.temporary()} if secure else {}
     return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address=None,
+                        host="127.0.0.1", dashboard_address=None, local_directory=scratch, **tls,
                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                         silence_logs=40, **kw)
 

@@ -23,12 +23,13 @@ class ExecutorRunner(Runner):
         self._namespace = protect(spec.namespace)
         self._data = protect(spec.data)
         self._server = ChannelServer(broker) if remote else None
-        self._channel = self._server.channel() if remote else DirectChannel(broker)
+        self._direct = None if remote else DirectChannel(broker)
 
     def submit(self, number: int) -> Future:
         s = self._spec
+        channel = self._direct or self._server.channel(number)
         return self._ex.submit(run_trial, Task(number, s.program, self._namespace, self._data,
-                                               s.metrics, self._channel, keep_bytes=True,
+                                               s.metrics, channel, keep_bytes=True,
                                                auto_report=s.auto_report))
 
     def kill(self, future: Future) -> None:

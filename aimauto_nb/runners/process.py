@@ -25,7 +25,8 @@ class ProcessRunner(Runner):
     the trial's thread share in its environment and, with devices, its slot's GPU as the
     only visible one (slots take the devices in turn). A slot whose
     worker died (its future fails with loky's ``TerminatedWorkerError``) gets a fresh
-    executor on its next trial; each worker exits when this process dies (a watchdog
+    executor on its next trial, as does one whose trial changed its resource limits; the
+working directory is restored after each trial. Each worker exits when this process dies (a watchdog
     thread, as loky workers do not check for that)."""
 
     kills = True
@@ -65,7 +66,7 @@ class ProcessRunner(Runner):
                 self._retire_if_broken(i, self._busy[i])
             ex = self._executor(i)
             # the worker sees only its own GPU, so its device is always the first
-            task = Task(number, s.program, {}, None, s.metrics, self._server.channel(),
+            task = Task(number, s.program, {}, None, s.metrics, self._server.channel(number),
                         keep_bytes=True, auto_report=s.auto_report, threads=s.resources.threads,
                         device="cuda:0" if s.resources.devices else None, whole_process=True)
             blob = cloudpickle.dumps(task)
@@ -86,8 +87,13 @@ class ProcessRunner(Runner):
                 self._retire_if_broken(i, fut)
 
     def _retire_if_broken(self, i: int, fut: Future) -> None:
-        """Drop slot ``i``'s executor if its worker died under ``fut`` (lock held)."""
-        if fut.cancelled() or not isinstance(fut.exception(), BrokenExecutor):
+        """Drop slot ``i``'s executor if its worker died under ``fut``, or if the trial
+        changed the worker's resource limits (``setrlimit``), which later trials must not
+        inherit (lock held)."""
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if not isinstance(exc, BrokenExecutor) and not (exc is None and fut.result().recycle):
             return
         ex, self._slots[i] = self._slots[i], None
         if ex is not None:

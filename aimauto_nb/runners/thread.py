@@ -8,6 +8,7 @@ import contextvars
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from ..runtime.isolation import ProcessState
 from ..runtime.protect import protect
 from ..runtime.resources import DevicePool, search_limits
 from ..runtime.trial import Reply, Task, run_trial
@@ -25,7 +26,11 @@ class ThreadRunner(Runner):
 
     Each trial runs within its thread share (:mod:`~aimauto_nb.runtime.resources`); BLAS
     pools, being process-global, are limited for the whole search. With devices, a trial
-    takes the least busy one (released when its thread really ends)."""
+    takes the least busy one (released when its thread really ends).
+
+    The working directory is the kernel's: a trial that calls ``os.chdir`` moves it while
+    it runs, and it is put back (to where it was when the search started) as each trial
+    ends, so the next cell and the next search find it where they left it."""
 
     interrupts = True
     shares_memory = True
@@ -46,6 +51,7 @@ class ThreadRunner(Runner):
         self._placed: dict[Future, str | None] = {}
         self._limits = contextlib.ExitStack()
         self._limits.enter_context(search_limits(spec.resources.threads))
+        self._state = ProcessState(limits=False)
 
     def submit(self, number: int) -> Future:
         s = self._spec
@@ -67,6 +73,7 @@ class ThreadRunner(Runner):
         finally:
             with self._lock:
                 self._threads.pop(task.number, None)
+            self._state.restore()
 
     def _forget(self, fut: Future) -> None:
         with self._lock:

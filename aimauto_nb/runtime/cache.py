@@ -1,6 +1,8 @@
 """The worker side of process and Dask runners: one entry point that decodes a search's
 data and namespace once per worker (read-only, so one trial cannot change what the next is
-scored on) and then runs the trial. The last few searches' data stay cached."""
+scored on) and then runs the trial. The last few searches' data stay cached. A trial that
+moved the working directory has it put back; one that changed resource limits marks its
+reply ``recycle`` so the runner replaces the worker."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections import OrderedDict
 
 import cloudpickle
 
+from .isolation import ProcessState
 from .protect import protect
 from .trial import Reply, Task, run_trial
 
@@ -33,4 +36,7 @@ def run_cached(blob: bytes, key: str, ns_blob: bytes | None, data_blob: bytes | 
         data, ns = _CACHE[key]
     task: Task = cloudpickle.loads(blob)
     task.data, task.namespace = data, ns
-    return run_trial(task)
+    state = ProcessState()
+    reply = run_trial(task)
+    reply.recycle = state.restore()
+    return reply

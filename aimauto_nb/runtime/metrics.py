@@ -183,6 +183,12 @@ def parse_metrics(spec: str | Sequence[str], task: str = "unknown") -> tuple[Met
             base, _, d = n.partition(":")
             if d not in ("max", "min") or not base:
                 raise ConfigError(f"custom metric {n!r} must be written name:max or name:min")
+            known = METRICS.get(base)
+            if known is not None and task in TASKS and known.direction != (
+                    "maximize" if d == "max" else "minimize"):
+                better = "higher" if known.direction == "maximize" else "lower"
+                raise ConfigError(f"metrics: {n!r} contradicts metric {base} ({better} is "
+                                  f"better); write {base}")
             out.append(Metric(base, "maximize" if d == "max" else "minimize"))
             continue
         if n not in METRICS:

@@ -34,6 +34,7 @@ class Spec:
     namespace_blob: bytes | None = None  # pickled once for process and Dask workers
     auto_report: bool = False
     resources: Resources = field(default_factory=Resources)
+    scratch: str | None = None  # the search's folder, for workers' scratch space
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Reply:
     error: str | None = None
     choice_index: dict[str, int] = field(default_factory=dict)
     duration: float = 0.0
+    recycle: bool = False  # the trial changed process-wide limits: replace its worker
 
 
 def run_trial(task: Task) -> Reply:

@@ -4,6 +4,9 @@ or when the kernel exits.
 
 The server is the standard library's ``wsgiref`` with a thread per request (what
 optuna-dashboard's own ``run_server`` uses, minus its blocking loop, so it can be stopped).
+Requests pass :class:`~.guard.Guard` first: a random token in the URL, a loopback ``Host``,
+and read-only unless started with ``writable=True`` (optuna-dashboard can delete studies
+and overwrite a running trial's result).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from .._imports import try_import
+from .guard import Guard
 
 __all__ = ["Dashboard", "serve", "stop", "stop_all", "running_for"]
 
@@ -41,22 +45,36 @@ class Dashboard:
     """A running optuna-dashboard. ``url`` opens the study list; ``study_url`` the study it
     was started for. Shown in a notebook it is a link and an IFrame."""
 
-    def __init__(self, storage, key, host: str = "127.0.0.1", port: int = 0, study_id: int | None = None):
+    def __init__(self, storage, key, host: str = "127.0.0.1", port: int = 0,
+                 study_id: int | None = None, writable: bool = False):
         self.storage, self.key, self.study_id = storage, key, study_id
-        self._httpd = make_server(host, port, _wsgi_app(storage), server_class=_Server,
+        app = _wsgi_app(storage)
+        self._httpd = make_server(host, port, app, server_class=_Server,
                                   handler_class=_QuietHandler)
         self.host, self.port = host, self._httpd.server_address[1]
+        self.guard = Guard(app, self.port, writable=writable)
+        self._httpd.set_app(self.guard)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                         name=f"optuna-dashboard-{self.port}", daemon=True)
         self._thread.start()
 
     @property
+    def token(self) -> str:
+        return self.guard.token
+
+    @property
+    def writable(self) -> bool:
+        return self.guard.writable
+
+    @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/dashboard"
+        return f"http://{self.host}:{self.port}/dashboard?token={self.token}"
 
     @property
     def study_url(self) -> str:
-        return self.url if self.study_id is None else f"{self.url}/studies/{self.study_id}"
+        if self.study_id is None:
+            return self.url
+        return f"http://{self.host}:{self.port}/dashboard/studies/{self.study_id}?token={self.token}"
 
     @property
     def running(self) -> bool:
@@ -90,15 +108,18 @@ def running_for(key) -> Dashboard | None:
     return d if d is not None and d.running else None
 
 
-def serve(storage, key, *, port: int = 0, study_id: int | None = None) -> Dashboard:
+def serve(storage, key, *, port: int = 0, study_id: int | None = None,
+          writable: bool = False) -> Dashboard:
     """The dashboard for ``storage`` (an Optuna storage), started unless one for ``key``
-    runs already; ``port=0`` picks a free port."""
+    runs already (with the same ``writable``); ``port=0`` picks a free port."""
     with _LOCK:
         d = _SERVERS.get(key)
-        if d is not None and d.running and port in (0, d.port):
+        if d is not None and d.running and port in (0, d.port) and d.writable == writable:
             d.study_id = study_id if study_id is not None else d.study_id
             return d
-    d = Dashboard(storage, key, port=port, study_id=study_id)
+    if d is not None and d.running and port == d.port:
+        d.stop()
+    d = Dashboard(storage, key, port=port, study_id=study_id, writable=writable)
     with _LOCK:
         old = _SERVERS.get(key)
         _SERVERS[key] = d
@@ -138,16 +159,19 @@ def key_of(storage, setting) -> tuple:
     return ("storage", id(storage))
 
 
-def for_study(storage, setting, study_name: str, *, stop: bool = False, port: int = 0):
+def for_study(storage, setting, study_name: str, *, stop: bool = False, port: int = 0,
+              writable: bool = False):
     """Serve (or with ``stop``, stop) the dashboard of ``storage``, opened on one study."""
     key = key_of(storage, setting)
     if stop:
         globals()["stop"](key)
         return None
-    return serve(storage, key, port=port, study_id=storage.get_study_id_from_name(study_name))
+    return serve(storage, key, port=port, study_id=storage.get_study_id_from_name(study_name),
+                 writable=writable)
 
 
-def for_storage(storage: Any = None, *, stop: bool = False, port: int = 0):
+def for_storage(storage: Any = None, *, stop: bool = False, port: int = 0,
+                writable: bool = False):
     """Serve (or stop) the dashboard of a storage URL, an Optuna storage, or (``None``) the
     default journal under ``.aimauto/``."""
     from .default import DefaultStorage, default_folder
@@ -166,4 +190,4 @@ def for_storage(storage: Any = None, *, stop: bool = False, port: int = 0):
     if stop:
         globals()["stop"](key)
         return None
-    return serve(opened, key, port=port)
+    return serve(opened, key, port=port, writable=writable)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StorageError
 from .folder import LEGACY, NAME_ATTR, STARTED_ATTR, FolderStorage
+from .permissions import private_dir
 
 if TYPE_CHECKING:
     import optuna
@@ -53,7 +54,7 @@ class DefaultStorage:
 
     def open(self) -> FolderStorage:
         """Every study of the folder as one Optuna storage (:class:`.FolderStorage`)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
         return FolderStorage(self.folder, fsync=os.environ.get(FSYNC_ENV, "") not in ("", "0"))
 
     def __str__(self) -> str:

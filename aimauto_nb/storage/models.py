@@ -1,9 +1,15 @@
 """The fitted models a search keeps (the best and the Pareto-optimal trials'): in memory,
 mirrored as files beside a persistent storage so ``best_model`` works after a restart, and
-refit on all the data at first access when they were fitted on one CV fold."""
+refit on all the data at first access when they were fitted on one CV fold.
+
+A pickle runs code when loaded, so a model file is only ever loaded from the search's own
+store (user-only files) and only when its SHA-256, recorded in the study when the file was
+written, matches: a file that was changed (or has no recorded checksum) is refused, never
+unpickled, and the model is refit from the trial's parameters."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -14,7 +20,12 @@ from typing import Any
 
 import cloudpickle
 
-__all__ = ["ModelStore", "KeptModels", "prune_old_runs", "keep_runs"]
+from ..errors import StorageError
+from .permissions import private_dir, write_private
+
+__all__ = ["ModelStore", "KeptModels", "StudyChecksums", "CHECKSUM_ATTR", "prune_old_runs", "keep_runs"]
+
+CHECKSUM_ATTR = "aimauto_nb.model_sha256"
 
 #: runs of one name whose kept models stay on disk (the default journal's model folders)
 KEEP_RUNS = 3
@@ -54,13 +65,47 @@ def prune_old_runs(folder: Path | None, name: str, keep: int) -> list[str]:
     return [p.name for p in gone]
 
 
-class ModelStore:
-    """Fitted models of one study as files ``<folder>/<study>/trial-N.pkl``."""
 
-    def __init__(self, folder: Path | None, study_name: str):
+
+class StudyChecksums:
+    """Model files' SHA-256 by trial number, kept as a study attribute (a study's
+    attributes can be written after its trials finish; a trial's cannot)."""
+
+    def __init__(self, study):
+        self.study = study
+        self._lock = threading.Lock()
+        self._table: dict[str, str] | None = None
+
+    def _loaded(self) -> dict[str, str]:
+        if self._table is None:
+            self._table = dict(self.study.user_attrs.get(CHECKSUM_ATTR) or {})
+        return self._table
+
+    def get(self, number: int) -> str | None:
+        with self._lock:
+            return self._loaded().get(str(number))
+
+    def set(self, number: int, digest: str | None) -> None:
+        with self._lock:
+            table = self._loaded()
+            if digest is None:
+                if table.pop(str(number), None) is None:
+                    return
+            else:
+                table[str(number)] = digest
+            self.study.set_user_attr(CHECKSUM_ATTR, dict(table))
+
+
+class ModelStore:
+    """Fitted models of one study as files ``<folder>/<study>/trial-N.pkl`` (user-only),
+    each loaded only if it matches the checksum in ``checksums``."""
+
+    def __init__(self, folder: Path | None, study_name: str, checksums=None):
         if Path(study_name).name != study_name or study_name in ("", ".", ".."):
-            raise ValueError(f"name {study_name!r} would put model files outside {folder}")
+            raise StorageError(f"name {study_name!r} would put model files outside {folder}")
         self.folder = None if folder is None else folder / study_name
+        self.checksums = checksums
+        self.refused: dict[int, str] = {}
 
     def path(self, number: int) -> Path:
         return self.folder / f"trial-{number}.pkl"
@@ -68,23 +113,32 @@ class ModelStore:
     def save(self, number: int, blob: bytes) -> None:
         if self.folder is None:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.path(number).with_suffix(".tmp")
-        try:
-            tmp.write_bytes(blob)
-        except OSError:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, self.path(number))
+        private_dir(self.folder)
+        write_private(self.path(number), blob)
+        if self.checksums is not None:
+            self.checksums.set(number, hashlib.sha256(blob).hexdigest())
 
     def load(self, number: int):
+        """The model in trial ``number``'s file; ``None`` if there is none, or if it does
+        not match its recorded checksum (then :attr:`refused` says why, in one line)."""
         if self.folder is None or not self.path(number).exists():
             return None
-        return cloudpickle.loads(self.path(number).read_bytes())
+        blob = self.path(number).read_bytes()
+        expected = self.checksums.get(number) if self.checksums is not None else None
+        if expected is None or hashlib.sha256(blob).hexdigest() != expected:
+            self.refused[number] = (
+                f"its file {self.path(number)} does not match the checksum recorded in the "
+                "study when it was written, so it was not loaded" if expected is not None else
+                f"its file {self.path(number)} has no checksum recorded in the study, so it "
+                "was not loaded")
+            return None
+        return cloudpickle.loads(blob)
 
     def delete(self, number: int) -> None:
         if self.folder is not None:
             self.path(number).unlink(missing_ok=True)
+            if self.checksums is not None:
+                self.checksums.set(number, None)
 
 
 class KeptModels:
@@ -163,8 +217,9 @@ class KeptModels:
         from ..runtime.trial import rebuild
 
         number = rec.number
-        where = f"its file {self.store.path(number)} is missing" if self.store.folder is not None \
-            else "it is not in memory"
+        where = self.store.refused.pop(number, None) or (
+            f"its file {self.store.path(number)} is missing" if self.store.folder is not None
+            else "it is not in memory")
         m = rebuild(config.program, rec.params, config.namespace, config.metrics, config.data)
         if m is None:
             raise KeyError(f"trial {number}'s model was kept but {where}, and the cell yields no "

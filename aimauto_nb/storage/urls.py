@@ -46,7 +46,10 @@ def check_storage(storage) -> None:
         if url.get_backend_name() == "sqlite":
             path = url.database
             if not path or path == ":memory:":
-                return
+                # SQLAlchemy gives each thread its own empty in-memory database
+                raise StorageError(f"storage {storage!r}: an in-memory SQLite database is not "
+                                   "shared between the search's threads; use "
+                                   "sqlite:///file.db, or ':memory:' (or False) to keep nothing")
     if path is not None:
         parent = Path(path).expanduser().resolve().parent
         if not parent.is_dir():
