@@ -155,7 +155,8 @@ def test_aimauto_folder_is_user_only(cancer, aimauto_dir, monkeypatch):
     models = folder / "models" / s.study_name
     assert _mode(folder) == 0o700 and _mode(folder / "models") == 0o700
     assert _mode(models) == 0o700
-    assert _mode(folder / "journal.log") == 0o600
+    assert _mode(folder / "studies") == 0o700
+    assert _mode(folder / "studies" / f"{s.study_name}.log") == 0o600
     files = list(models.iterdir())
     assert files and all(_mode(f) == 0o600 for f in files)
 

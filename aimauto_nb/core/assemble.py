@@ -17,6 +17,7 @@ from ..runtime.trial import Spec
 from ..storage.default import DefaultStorage, open_target, tag_study
 from ..storage.lease import Lease
 from ..storage.models import KeptModels, ModelStore, StudyChecksums, keep_runs, prune_old_runs
+from ..storage.permissions import private_dir
 from ..storage.study import open_study, signature
 from .config import SearchConfig
 from .driver import Driver
@@ -83,7 +84,7 @@ def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
     kept = KeptModels(ModelStore(models_dir, study_name, StudyChecksums(study)),
                       refit_on=(data.X, data.y) if data is not None and data.is_cv else None)
     if isinstance(config.storage, DefaultStorage):  # every run is a study: bound their models
-        kept.store.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(kept.store.folder)
         prune_old_runs(models_dir, config.name, keep_runs())
     queue = [(params, "retry of a trial left running") for params in retry]
     if config.strategy != "grid" and not study.get_trials(deepcopy=False):

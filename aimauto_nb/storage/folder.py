@@ -25,6 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ..errors import StorageError
 from .journal import open_journal, short_error
+from .permissions import private_dir
 
 __all__ = ["FolderStorage", "STUDIES", "LEGACY"]
 
@@ -81,7 +82,7 @@ class FolderStorage(BaseStorage):
         slot = self._slot_of.get(path)
         if slot is None or self._slots[slot] is None:
             if path.parent == self.dir:
-                self.dir.mkdir(parents=True, exist_ok=True)
+                private_dir(self.dir)
             storage = open_journal(path, str(path), fsync=self.fsync)
             if slot is None:
                 slot = len(self._slots)
@@ -122,12 +123,12 @@ class FolderStorage(BaseStorage):
     def reserve(self, name: str, when: dt.datetime) -> str:
         """A new study name ``name-YYYYMMDD-HHMMSS`` (``-2``, ``-3``… when taken), its file
         created with ``O_EXCL`` so two kernels starting in one second get two names."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         base, i = f"{name}-{when:%Y%m%d-%H%M%S}", 1
         while True:
             candidate = base if i == 1 else f"{base}-{i}"
             try:
-                os.close(os.open(self._own(candidate), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+                os.close(os.open(self._own(candidate), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
                 return candidate
             except FileExistsError:
                 i += 1

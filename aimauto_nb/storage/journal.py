@@ -160,7 +160,7 @@ class SafeJournalBackend(BaseJournalBackend):
         self.fsync = fsync
         self._lock = FileLock(self.path + ".lock")
         try:
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o644))
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))
         except OSError as e:
             raise JournalFault(f"journal {self.path}: cannot create it ({short_error(e)})") from None
         st = os.stat(self.path)

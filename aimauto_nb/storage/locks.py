@@ -52,7 +52,7 @@ class FileLock(BaseJournalFileLock):
         delay, said, seen, since = 0.0005, False, None, begin
         while True:
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
             except FileExistsError:
                 pass
             else:
