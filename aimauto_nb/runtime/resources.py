@@ -146,18 +146,21 @@ def plan(jobs: int | None, default_jobs: int | None, threads=None, devices=None,
 
 
 class DevicePool:
-    """Devices for thread trials: each acquire takes the least busy one."""
+    """Devices for thread trials: each acquire takes the least busy one (of those, the
+    least used so far, so trials that never overlap still take turns)."""
 
     def __init__(self, devices: tuple[str, ...]):
         self._load = Counter({d: 0 for d in devices})
+        self._uses = Counter({d: 0 for d in devices})
         self._lock = threading.Lock()
 
     def acquire(self) -> str | None:
         with self._lock:
             if not self._load:
                 return None
-            device = min(self._load, key=lambda d: self._load[d])
+            device = min(self._load, key=lambda d: (self._load[d], self._uses[d]))
             self._load[device] += 1
+            self._uses[device] += 1
             return device
 
     def release(self, device: str | None) -> None:
