@@ -20,7 +20,7 @@ from typing import Any
 
 import cloudpickle
 
-from ..errors import StorageError
+from ..errors import ConfigError, StorageError
 from .permissions import private_dir, write_private
 
 __all__ = ["ModelStore", "KeptModels", "StudyChecksums", "CHECKSUM_ATTR", "prune_old_runs", "keep_runs"]
@@ -39,9 +39,9 @@ def keep_runs() -> int:
     try:
         n = int(raw)
     except ValueError:
-        raise ValueError(f"AIMAUTO_KEEP_RUNS must be a whole number, got {raw!r}") from None
+        raise ConfigError(f"AIMAUTO_KEEP_RUNS must be a whole number, got {raw!r}") from None
     if n < 0:
-        raise ValueError(f"AIMAUTO_KEEP_RUNS must be 0 (keep all) or more, got {n}")
+        raise ConfigError(f"AIMAUTO_KEEP_RUNS must be 0 (keep all) or more, got {n}")
     return n
 
 
