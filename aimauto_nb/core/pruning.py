@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 
 from ..errors import ConfigError
 from ..runtime.metrics import Metric
+from .locking import PicklableLock
 
 __all__ = ["AutoPruner", "PRUNERS", "PRUNER_FACTORIES", "check_pruner", "make_pruner",
            "PruningPolicy", "pruning_policy"]
@@ -50,7 +51,7 @@ class _StudyState:
         self.best: dict[int, float] = {}  # running trial -> its best value so far
 
 
-class AutoPruner(optuna.pruners.BasePruner):
+class AutoPruner(PicklableLock, optuna.pruners.BasePruner):
     """``pruner="auto"``: the median rule, after 10 complete trials, and never before a trial
     is 10 % of the way into the longest run so far (in its own steps: boosting rounds,
     epochs). With LightGBM on breast_cancer / digits (3 seeds, 30 s) a median pruner waiting
@@ -74,15 +75,6 @@ class AutoPruner(optuna.pruners.BasePruner):
         self._warmup = warmup
         self._warmup_steps = warmup_steps
         self._studies: dict[object, _StudyState] = {}
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
         self._lock = threading.Lock()
 
     def _state(self, study) -> _StudyState:

@@ -18,6 +18,7 @@ from .._imports import try_import
 from ..errors import ConfigError
 from ..runtime.metrics import Metric
 from ..space.analysis import CellSpace
+from .locking import PicklableLock
 
 __all__ = ["STRATEGIES", "SAMPLERS", "make_sampler", "check_strategy", "grid_size", "AutoSampler"]
 
@@ -74,7 +75,7 @@ def _gp_available() -> bool:
     return find_spec("torch") is not None and find_spec("scipy") is not None
 
 
-class AutoSampler(optuna.samplers.BaseSampler):
+class AutoSampler(PicklableLock, optuna.samplers.BaseSampler):
     """``strategy="auto"``: a Gaussian process where it pays, TPE elsewhere.
 
     - Spaces with ``hp.choice``, conditional or computed markers, and wherever the GP does
@@ -116,15 +117,6 @@ class AutoSampler(optuna.samplers.BaseSampler):
         self._by_trial: dict[int, optuna.samplers.BaseSampler] = {}
         self._lock = threading.Lock()
         self.history: list[str] = []
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def _gp_sampler(self):
         if self._gp is None:
