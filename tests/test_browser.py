@@ -275,13 +275,15 @@ def test_pareto_click_picks_the_trial_in_jupyterlab(lab):
             # the parallel-coordinates view of the front (three metrics) and the axis selector
             assert page.locator(".aimauto-parallel .aimauto-pline").count() >= 2
             assert page.locator("select.aimauto-xmetric option").all_inner_texts() == [
-                "size (bytes)", "latency (ms/row)"]
+                "size", "latency per row"]
             xaxis = page.locator(".aimauto-pareto .aimauto-label").first
-            assert xaxis.text_content() == "size (bytes) · log"
-            page.locator("select.aimauto-xmetric").select_option(label="latency (ms/row)")
+            assert xaxis.text_content() == "size · log"
+            ticks = page.locator(".aimauto-pareto .aimauto-axes > text:not(.aimauto-label)")
+            assert any(t.endswith(("kB", "MB", " B")) for t in ticks.all_text_contents())
+            page.locator("select.aimauto-xmetric").select_option(label="latency per row")
             page.wait_for_function("() => document.querySelector('.aimauto-pareto .aimauto-label')"
                                    ".textContent.startsWith('latency')", timeout=5_000)
-            page.locator("select.aimauto-xmetric").select_option(label="size (bytes)")
+            page.locator("select.aimauto-xmetric").select_option(label="size")
             picker = page.locator(".widget-dropdown select").first
             default = picker.evaluate("s => s.options[s.selectedIndex].text").replace("\xa0", " ")
             front = page.locator(".aimauto-pareto .aimauto-pt.aimauto-front")

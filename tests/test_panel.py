@@ -52,7 +52,9 @@ def test_axes_put_costs_on_a_log_scale():
     axes = metric_axes([METRICS["accuracy"], METRICS["size"], METRICS["latency"]])
     assert [a["log"] for a in axes] == [False, True, True]
     assert [a["maximize"] for a in axes] == [True, False, False]
-    assert axes[1]["label"] == "size (bytes)"
+    assert axes[1]["label"] == "size" and axes[1]["ticks"] == "bytes"  # ticks carry the unit
+    assert axes[2]["label"] == "latency per row" and axes[2]["ticks"] == "per_row"
+    assert axes[0]["label"] == "accuracy" and axes[0]["ticks"] == ""
 
 
 def test_rows_are_built_once_and_json_safe():

@@ -16,10 +16,21 @@ from ..runtime.metrics import format_value
 __all__ = ["ChartData", "RowCache", "chart_data", "metric_axes", "best_line"]
 
 
+#: raw units whose ticks the charts write as the tables do (kB, µs, s), so one trial reads
+#: the same on an axis as in a cell; the axis label then names no raw unit
+TICK_UNITS = {"bytes": "bytes", "ms/row": "per_row", "s": "seconds"}
+
+
 def metric_axes(metrics) -> list[dict]:
-    """One axis description per metric: name, label, log scale, and whether higher is better."""
-    return [{"name": m.name, "label": m.label, "log": bool(m.log_scale),
-             "maximize": m.direction == "maximize"} for m in metrics]
+    """One axis description per metric: name, label, how its ticks are written, log scale,
+    and whether higher is better."""
+    out = []
+    for m in metrics:
+        ticks = TICK_UNITS.get(m.unit, "")
+        label = (f"{m.name} per row" if ticks == "per_row" else m.name) if ticks else m.label
+        out.append({"name": m.name, "label": label, "ticks": ticks, "log": bool(m.log_scale),
+                    "maximize": m.direction == "maximize"})
+    return out
 
 
 def _finite(v) -> float | None:

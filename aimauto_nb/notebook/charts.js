@@ -19,8 +19,18 @@ function svgEl(tag, attrs, parent) {
   return e;
 }
 
-function fmtTick(v) {
-  const a = Math.abs(v);
+// Ticks in the tables' units (runtime/metrics.py formatters): kB/MB, µs/ms, ms/s/min.
+function fmtTick(v, kind) {
+  const a = Math.abs(v), p3 = (x) => String(Number(x.toPrecision(3)));
+  if (kind === "bytes") {
+    for (const [u, s] of [["GB", 1e9], ["MB", 1e6], ["kB", 1e3]]) if (a >= s) return `${p3(v / s)} ${u}`;
+    return `${p3(v)} B`;
+  }
+  if (kind === "per_row") return a < 1 ? `${p3(v * 1000)} µs` : `${p3(v)} ms`;
+  if (kind === "seconds") {
+    if (a < 1) return `${p3(v * 1000)} ms`;
+    return a < 60 ? `${p3(v)} s` : `${p3(v / 60)} min`;
+  }
   if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2).replace(/\.?0+e/, "e");
   return String(Number(v.toPrecision(3)));
 }
@@ -63,18 +73,18 @@ function linearTicks(lo, hi) {
   return ticks;
 }
 
-function axes(svg, sx, sy, xlabel, ylabel) {
+function axes(svg, sx, sy, xlabel, ylabel, xkind, ykind) {
   const g = svgEl("g", { class: "aimauto-axes" }, svg);
   svgEl("rect", { x: M.l, y: M.t, width: W - M.l - M.r, height: H - M.t - M.b, class: "aimauto-frame" }, g);
   for (const v of sx.ticks) {
     const x = sx.f(v);
     svgEl("line", { x1: x, x2: x, y1: M.t, y2: H - M.b, class: "aimauto-grid" }, g);
-    svgEl("text", { x, y: H - M.b + 14, "text-anchor": "middle" }, g).textContent = fmtTick(v);
+    svgEl("text", { x, y: H - M.b + 14, "text-anchor": "middle" }, g).textContent = fmtTick(v, xkind);
   }
   for (const v of sy.ticks) {
     const y = sy.f(v);
     svgEl("line", { x1: M.l, x2: W - M.r, y1: y, y2: y, class: "aimauto-grid" }, g);
-    svgEl("text", { x: M.l - 5, y: y + 4, "text-anchor": "end" }, g).textContent = fmtTick(v);
+    svgEl("text", { x: M.l - 5, y: y + 4, "text-anchor": "end" }, g).textContent = fmtTick(v, ykind);
   }
   svgEl("text", { x: (M.l + W - M.r) / 2, y: H - 6, "text-anchor": "middle", class: "aimauto-label" }, g)
     .textContent = xlabel + (sx.log ? " · log" : "");
@@ -252,7 +262,8 @@ function render({ model, el }) {
     const ok = rows.filter((r) => r[1][0] !== null && xv(r) !== null);
     const sx = scale(ok.map(xv), M.l, W - M.r, xi >= 0 && ms[xi].log);
     const sy = scale(ok.map((r) => r[1][0]), H - M.b, M.t, ms[0].log);
-    axes(pareto, sx, sy, xi < 0 ? "trial" : ms[xi].label, ms[0].label);
+    axes(pareto, sx, sy, xi < 0 ? "trial" : ms[xi].label, ms[0].label,
+         xi < 0 ? "" : ms[xi].ticks, ms[0].ticks);
     const fr = ok.filter((r) => front.has(r[0])).sort((a, b) => xv(a) - xv(b));
     if (ms.length === 2 && fr.length > 1) {  // a 2-D front is a staircase
       const pts = [];
@@ -273,7 +284,7 @@ function render({ model, el }) {
     const ok = rows.filter((r) => r[1][0] !== null);
     const sx = scale(ok.map((r) => r[0]), M.l, W - M.r, false);
     const sy = scale(ok.map((r) => r[1][0]), H - M.b, M.t, ms[0].log);
-    axes(history, sx, sy, "trial", ms[0].label + " · best so far");
+    axes(history, sx, sy, "trial", ms[0].label + " · best so far", "", ms[0].ticks);
     const line = model.get("best_line");
     if (line.length) {
       const last = ok.length ? Math.max(...ok.map((r) => r[0])) : line[line.length - 1][0];
@@ -303,7 +314,7 @@ function render({ model, el }) {
       const g = svgEl("g", { class: "aimauto-axes" }, parallel);
       svgEl("line", { x1: x, x2: x, y1: M.t, y2: H - M.b, class: "aimauto-paxis" }, g);
       for (const v of s.ticks) {
-        svgEl("text", { x: x - 5, y: s.f(v) + 4, "text-anchor": "end" }, g).textContent = fmtTick(v);
+        svgEl("text", { x: x - 5, y: s.f(v) + 4, "text-anchor": "end" }, g).textContent = fmtTick(v, m.ticks);
         svgEl("line", { x1: x - 3, x2: x, y1: s.f(v), y2: s.f(v), class: "aimauto-paxis" }, g);
       }
       svgEl("text", { x, y: H - M.b + 16, "text-anchor": "middle", class: "aimauto-label" }, g)
