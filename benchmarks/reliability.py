@@ -22,8 +22,8 @@ import numpy as np
 import optuna
 
 import aimauto_nb as an
-from aimauto_nb.core import assemble as facade
-from aimauto_nb.runners import thread as executors
+from aimauto_nb.core import assemble
+from aimauto_nb.runners import thread
 from aimauto_nb.runtime.protect import protect
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -81,14 +81,14 @@ def main():
     rows = [("protect() of the namespace (56 MB, 203 names), once per search",
              v * 1e3, c * 1e3, "deep copy")]
 
-    real_protect = executors.protect
+    real_protect = thread.protect
     on, off = ab(lambda: search(ns),
-                 lambda: setattr(executors, "protect", lambda obj: obj),
-                 lambda: setattr(executors, "protect", real_protect))
-    executors.protect = real_protect
+                 lambda: setattr(thread, "protect", lambda obj: obj),
+                 lambda: setattr(thread, "protect", real_protect))
+    thread.protect = real_protect
     rows.append((f"thread search, {TRIALS} trivial trials: per trial", on, off, "no protection"))
 
-    real_lease = facade.Lease
+    real_lease = assemble.Lease
     with tempfile.TemporaryDirectory() as tmp:
         for kind, url in [("SQLite", f"sqlite:///{Path(tmp) / 'b.db'}"),
                           ("journal", f"journal:///{Path(tmp) / 'b.log'}")]:
@@ -97,9 +97,9 @@ def main():
             def run(url=url, counter=counter):
                 search({"X": ns["X"]}, storage=url, name=f"s{next(counter)}")
 
-            on, off = ab(run, lambda: setattr(facade, "Lease", lambda *a: None),
-                         lambda: setattr(facade, "Lease", real_lease))
-            facade.Lease = real_lease
+            on, off = ab(run, lambda: setattr(assemble, "Lease", lambda *a: None),
+                         lambda: setattr(assemble, "Lease", real_lease))
+            assemble.Lease = real_lease
             rows.append((f"{kind} search, {TRIALS} trivial trials: per trial, with lease", on,
                          off, "no lease"))
 
