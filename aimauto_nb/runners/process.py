@@ -23,11 +23,11 @@ __all__ = ["ProcessRunner"]
 class ProcessRunner(Runner):
     """Trials in loky worker processes, one single-worker executor per slot, started with
     the trial's thread share in its environment and, with devices, its slot's GPU as the
-    only visible one (slots take the devices in turn). A slot whose
-    worker died (its future fails with loky's ``TerminatedWorkerError``) gets a fresh
-    executor on its next trial, as does one whose trial changed its resource limits; the
-working directory is restored after each trial. Each worker exits when this process dies (a watchdog
-    thread, as loky workers do not check for that)."""
+    only visible one (slots take the devices in turn). A slot whose worker died (its future
+    fails with loky's ``TerminatedWorkerError``) gets a fresh executor on its next trial, as
+    does one whose trial changed its resource limits; the working directory is restored
+    after each trial. Each worker exits when this process dies (a watchdog thread, as loky
+    workers do not check for that)."""
 
     kills = True
     pickles_namespace = True

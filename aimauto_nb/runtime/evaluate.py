@@ -66,11 +66,10 @@ def evaluate(result: CellResult, metrics: Sequence[Metric], data: Dataset | None
     """
     with share_threads(result.model if result.score is None else None, threads) as shared:
         out = _evaluate(result, metrics, data, report, device)
-    if keep_bytes and out.model is not None:
-        ev_bytes = None if shared else out.model_bytes
-        out.model_bytes = ev_bytes if ev_bytes is not None else dumps(out.model)
-    else:
+    if not keep_bytes or out.model is None:
         out.model_bytes = None
+    elif shared or out.model_bytes is None:  # the size pickle held the share's thread count
+        out.model_bytes = dumps(out.model)
     return out
 
 
@@ -120,5 +119,6 @@ def _evaluate(result: CellResult, metrics: Sequence[Metric], data: Dataset | Non
     for k, v in values.items():
         if not math.isfinite(v):
             raise ValueError(f"metric {k} is {v}")
+    # the pickle `size` made, if it ran (read without making one: a cached_property)
     return Outcome(values=values, model=model, model_bytes=evidence.__dict__.get("pickled"),
                    fit_time=fit_time, refit=refit)
