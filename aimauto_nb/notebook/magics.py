@@ -20,7 +20,7 @@ from ..core.strategies import STRATEGIES
 from ..errors import AimautoError, SearchError
 from ..runners import EXECUTORS
 from .launch import launch
-from .views import in_notebook, live_frontend
+from .views import headless
 
 __all__ = ["AimMagics", "register", "unregister"]
 
@@ -168,8 +168,7 @@ class AimMagics(Magics):
         except (AimautoError, ValueError, TypeError, ImportError, OSError) as e:
             raise UsageError(str(e)) from None
         self.shell.user_ns[args.name] = s
-        headless = in_notebook() and not live_frontend()
-        if args.wait or headless:
+        if args.wait or headless():
             # a notebook runner saves only what the running cell shows: without a wait the
             # saved notebook would hold a search that never seemed to start
             try:
@@ -262,7 +261,7 @@ class AimMagics(Magics):
             code = s.code(args.trial)
         except LookupError as e:
             raise UsageError(str(e).strip("'\"")) from None
-        if in_notebook() and not live_frontend():  # nothing would insert the cell: show it
+        if headless():  # nothing would insert the cell: show it
             print(code.strip("\n"))
             return
         self.shell.set_next_input(code.strip("\n") + "\n", replace=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import weakref
 
-__all__ = ["in_notebook", "live_frontend", "attach", "view_of"]
+__all__ = ["in_notebook", "live_frontend", "headless", "attach", "view_of"]
 
 _VIEWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -46,6 +46,12 @@ def live_frontend() -> bool:
     except Exception:  # an older ipykernel: assume a person
         return True
     return bool((parent or {}).get("content", {}).get("allow_stdin", True))
+
+
+def headless() -> bool:
+    """A kernel that a notebook runner drives: it saves only what the running cell shows,
+    and nobody is there to click."""
+    return in_notebook() and not live_frontend()
 
 
 def attach(search):
