@@ -50,6 +50,12 @@ _CUT = """() => {
 }"""
 
 # the smallest chart text as drawn: computed font size times the svg's on-screen scale
+_SIDE_BY_SIDE = """() => {
+  const [p, h] = ["svg.aimauto-pareto", "svg.aimauto-history"].map(
+    (q) => document.querySelector(q)?.getBoundingClientRect());
+  return !!p && !!h && p.width > 0 && Math.abs(p.y - h.y) < 1 && p.x + p.width <= h.x;
+}"""
+
 _SMALLEST_TEXT = """() => {
   let least = 1e9;
   for (const svg of document.querySelectorAll('.aimauto-charts svg')) {
@@ -79,9 +85,9 @@ def test_panel_fits_1024_pixels(lab):  # noqa: F811
             page.wait_for_function("() => document.querySelector('.aimauto-charts')"
                                    ".dataset.trials === '20'", timeout=20_000)
             page.locator(".jp-CodeCell", has_text="%%aimsearch").first.scroll_into_view_if_needed()
-            pareto = page.locator("svg.aimauto-pareto").bounding_box()
-            history = page.locator("svg.aimauto-history").bounding_box()
-            assert abs(pareto["y"] - history["y"]) < 1 and pareto["x"] + pareto["width"] <= history["x"]
+            # the charts lay themselves out again once scrolled into view (ResizeObserver):
+            # read their boxes when that redraw has settled, not in the middle of it
+            page.wait_for_function(_SIDE_BY_SIDE, timeout=5_000)
             assert page.evaluate(_SMALLEST_TEXT) >= 11
             assert page.evaluate(_CUT) == []
             page.locator(".lm-TabBar-tabLabel", has_text="Pareto trials").first.click()
