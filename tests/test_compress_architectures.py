@@ -235,9 +235,10 @@ def test_default_int8_leaves_a_cnn_unchanged_when_every_path_is_slower(images, m
     monkeypatch.setattr(quantize, "latency_pair",
                         lambda a, b, x, **kw: (1.0, 2.0) if isinstance(b, TinyResNet) else (2.0, 1.0))
     rep = compress(m, quantize="int8", data=(X, y), example_inputs=X[:8])
-    assert "no int8 path was faster" in rep.steps[0]
+    assert "no int8 path was as fast as fp32" in rep.steps[0]
     timed = next(n for n in rep.notes if n.startswith("int8 paths timed"))
-    assert "torch int8 (static Conv, dynamic Linear) 0.50x" in timed
+    assert timed.startswith("int8 paths timed on the whole model at batch 1 and 8")
+    assert "torch int8 (static Conv, dynamic Linear) 0.50x at batch 1, 0.50x at batch 8" in timed
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
 
 
@@ -253,6 +254,28 @@ def test_default_int8_applies_the_fastest_whole_model_path(images, monkeypatch):
     rep = compress(m, quantize="int8", data=(X, y), example_inputs=X[:8])
     assert rep.steps[0].startswith("static int8 of 6 Conv layers")
     assert any(n.endswith("chose torch int8 (static Conv, dynamic Linear)") for n in rep.notes)
+
+
+def test_default_int8_skips_a_path_that_is_slower_at_batch_1(images, monkeypatch):
+    from aimauto_nb.compression import onnx_int8, quantize
+    from aimauto_nb.compression.rows import n_rows
+
+    if not onnx_int8.available():
+        pytest.skip("needs onnxruntime")
+    X, y = images
+    m = TinyResNet().eval()
+
+    def timing(a, b, x, **kw):  # ONNX Runtime 3x faster at batch 8, 0.8x at batch 1
+        if hasattr(b, "int8_onnx"):
+            return (3.0, 1.0) if n_rows(x) == 8 else (1.0, 1.25)
+        return (1.2, 1.0)
+
+    monkeypatch.setattr(quantize, "latency_pair", timing)
+    rep = compress(m, quantize="int8", data=(X, y), example_inputs=X[:8])
+    timed = next(n for n in rep.notes if n.startswith("int8 paths timed"))
+    assert "ONNX Runtime int8 0.80x at batch 1, 3.00x at batch 8" in timed
+    assert timed.endswith("chose torch int8 (static Conv, dynamic Linear)")
+    assert not hasattr(m, "int8_onnx")
 
 
 def test_timm_vit_loses_whole_heads_and_head_dim_stays_consistent(images):
