@@ -404,6 +404,7 @@ def _choose(model, backend, example, calibration, shared, steps, notes) -> tuple
         paths.insert(0, ("ONNX Runtime int8",
                          lambda m: _onnx(m, example, calibration, list(steps), list(notes))))
     timed = _timing_batches(example)
+    sizes = [n_rows(b) for b in timed]
     tried, failed, best = [], [], None
     for label, run in paths:
         cand = copy.deepcopy(fp32)
@@ -425,13 +426,12 @@ def _choose(model, backend, example, calibration, shared, steps, notes) -> tuple
         for b in timed:
             t32, t8 = latency_pair(fp32, cand, b, repeats=10, budget_s=0.75)
             speeds.append(t32 / t8)
-        tried.append(f"{label} " + ", ".join(f"{v:.2f}x at batch {n_rows(b)}"
-                                             for v, b in zip(speeds, timed)))
+        tried.append(f"{label} " + ", ".join(f"{v:.2f}x at batch {k}"
+                                             for v, k in zip(speeds, sizes)))
         score = statistics.geometric_mean(speeds)
         if min(speeds) >= _KEEP and (best is None or score > best[0]):
             best = (score, label, cand, step, more)
-    sizes = [str(n_rows(b)) for b in timed]
-    timing = (f"int8 paths timed on the whole model at batch {' and '.join(sizes)} (speed vs "
+    timing = (f"int8 paths timed on the whole model at batch {' and '.join(map(str, sizes))} (speed vs "
               "fp32): " + ", ".join(tried + failed))
     if best is None:
         return (UNCHANGED + "no int8 path was as fast as fp32 at every batch timed, the model "
