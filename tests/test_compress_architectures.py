@@ -196,6 +196,39 @@ def test_onnxruntime_int8_of_a_vit_keeps_attention_in_fp32(images):
     assert F.cosine_similarity(m(X[:8]).flatten(), ref.flatten(), 0) > 0.99
 
 
+def test_onnx_compact_shortens_names_and_computes_the_same(images, tmp_path):
+    _onnxruntime()
+    import onnx
+    import onnxruntime as ort
+
+    from aimauto_nb.compression.onnx_int8 import _export, compact
+
+    X = images[0][:4]
+    torch.manual_seed(0)
+    path = str(tmp_path / "m.onnx")
+    _export(TinyResNet().eval(), (X,), path)
+    raw, short = open(path, "rb").read(), compact(path)
+    assert len(short) < len(raw)
+    names = [o for n in onnx.load_from_string(short).graph.node for o in n.output]
+    assert max(map(len, names)) <= len("output_0")
+
+    def run(b):
+        return ort.InferenceSession(b, providers=["CPUExecutionProvider"]).run(None, {"input_0": X.numpy()})[0]
+
+    assert np.array_equal(run(raw), run(short))
+    h = onnx.helper
+    branch = h.make_graph([h.make_node("Identity", ["x"], ["y"])], "b", [],
+                          [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
+    graph = h.make_graph([h.make_node("If", ["c"], ["y"], name="choose", then_branch=branch,
+                                      else_branch=branch)],
+                         "g", [h.make_tensor_value_info("c", onnx.TensorProto.BOOL, []),
+                               h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+                         [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
+    onnx.save(h.make_model(graph), str(tmp_path / "if.onnx"))
+    kept = onnx.load_from_string(compact(str(tmp_path / "if.onnx")))
+    assert kept.graph.node[0].name == "choose"  # a graph with subgraphs is left as it is
+
+
 def test_onnxruntime_refusals_leave_the_model_unchanged(hf, tokens, images):
     _onnxruntime()
     ids, y = tokens

@@ -27,7 +27,7 @@ from .._imports import try_import
 from ..errors import CompressError, InputError
 from .int8_conv import _vnni
 
-__all__ = ["OnnxInt8", "available", "quantize_onnx", "install"]
+__all__ = ["OnnxInt8", "available", "compact", "quantize_onnx", "install"]
 
 
 def available() -> bool:
@@ -148,6 +148,39 @@ def _preprocess(quant_pre_process, src: str, dst: str) -> str:
     return src
 
 
+def compact(path: str) -> bytes:
+    """The ONNX model at ``path`` with its node and tensor names shortened and its doc strings
+    and stored shapes dropped (ONNX Runtime infers them again): the exporter's and the
+    quantizer's names (``/features/features.4/block/block.2/fc1/Conv_output_0_QuantizeLinear``)
+    were 9 % of mobilenet_v3_small's int8 bytes. Inputs and outputs keep their names; the
+    graph computes exactly what it did. A graph with subgraphs (``If``, ``Loop``: they name
+    outer tensors) is returned as it is."""
+    import onnx
+
+    mp = onnx.load(path)
+    graph = mp.graph
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+           for node in graph.node for a in node.attribute):
+        return mp.SerializeToString()
+    keep = {v.name for v in graph.input} | {v.name for v in graph.output}
+    short: dict[str, str] = {}
+
+    def rename(name: str) -> str:
+        if not name or name in keep:
+            return name
+        return short.setdefault(name, f"t{len(short):x}")
+
+    for t in graph.initializer:
+        t.name = rename(t.name)
+    for node in graph.node:
+        node.name, node.doc_string = "", ""
+        node.input[:] = [rename(x) for x in node.input]
+        node.output[:] = [rename(x) for x in node.output]
+    del graph.value_info[:]
+    mp.doc_string = graph.doc_string = ""
+    return mp.SerializeToString()
+
+
 def quantize_onnx(model: nn.Module, example, calibration=None) -> OnnxInt8:
     """An :class:`OnnxInt8` of ``model`` (left unchanged), calibrated on ``calibration`` (a list
     of input batches) or else on ``example``."""
@@ -181,8 +214,7 @@ def quantize_onnx(model: nn.Module, example, calibration=None) -> OnnxInt8:
                                 **_attention_safe(pre))
         finally:
             logging.getLogger().setLevel(level)
-        with open(int8, "rb") as f:
-            q = OnnxInt8(f.read(), len(xs), tuple_output)
+        q = OnnxInt8(compact(int8), len(xs), tuple_output)
     q(*xs)  # fails here, not later, if ONNX Runtime cannot run the graph
     return q
 
