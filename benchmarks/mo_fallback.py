@@ -3,7 +3,11 @@ trials, where a Gaussian process cannot pay)? Hypervolume ratio to the true fron
 ``--trials`` evaluations (trial-indexed, so the machine's load does not move it), per seed,
 with the sampler's own seconds, on ZDT1/ZDT2/ZDT3 (6 variables) and DTLZ2 (3 objectives,
 6 variables); reference point 1.1 in every objective. Optuna's NSGA-II (population 50)
-runs beside them as the evolutionary anchor.
+runs beside them as the evolutionary anchor, and OptunaHub's AutoSampler (vendored in
+``benchmarks/vendor/``) as the automatic one. ``auto (1 s trials)`` is auto told that each
+trial takes a second (``trial_seconds=1``): the rule it would follow on real 1 s trials,
+where a Gaussian process may pay; the wall time of such a search is the trials plus the
+sampler seconds printed.
 
 Sequential asks and batches of 4 asks before their tells (what ``jobs=4`` does: the constant
 liar only matters there). The true fronts are analytic (ZDT3: the non-dominated part of
@@ -17,7 +21,9 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -83,7 +89,16 @@ METHODS = {
         seed=seed, multivariate=True, constant_liar=True),
     "TPE liar": lambda seed, n_obj: optuna.samplers.TPESampler(seed=seed, constant_liar=True),
     "NSGA-II (Optuna)": lambda seed, n_obj: optuna.samplers.NSGAIISampler(seed=seed),
+    "auto (1 s trials)": lambda seed, n_obj: AutoSampler(SPACE, n_obj, seed=seed, trial_seconds=1.0),
+    "OptunaHub AutoSampler": lambda seed, n_obj: _hub_auto_sampler()(seed=seed),
 }
+
+
+def _hub_auto_sampler():
+    sys.path.insert(0, str(Path(__file__).parent))
+    from vendor.optunahub_auto_sampler import AutoSampler as HubAutoSampler
+
+    return HubAutoSampler
 
 
 def run(sampler, objective, n_obj: int, trials: int, batch: int):
@@ -109,7 +124,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--batch", default="1,4")
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=",".join(m for m in METHODS if "1 s" not in m
+                                                   and "Hub" not in m))
     ap.add_argument("--problems", default=",".join(PROBLEMS))
     args = ap.parse_args()
     seeds = list(range(args.seeds))
