@@ -49,6 +49,9 @@ _RNN = (nn.LSTM, nn.GRU)
 # int8 layers that are slower than fp32 may together add at most this share of the model's
 # fp32 time (per layer kind): small layers then keep int8 (size) where it costs nothing visible
 _BUDGET = 0.01
+# every Linear in int8 is kept when the whole model is at most this much slower than with
+# the faster-measured ones only (timing noise on small models is ~2-3 %)
+_SAME = 1.03
 # a torch.ao int8 Linear stores ~1.3 KB of packing metadata: below this many weights it is larger
 _TINY = 1024
 # below this speed-up (whole model, example batch) no int8 path is applied by default
@@ -237,14 +240,15 @@ def _quantize_linears(model, backend, names) -> None:
 
 
 def _all_as_fast(model, backend, batch, chosen, names) -> bool:
-    """Whether the model with every Linear in int8 runs as fast (within 2 %) as with only the
-    ``chosen`` ones: a layer measured slower alone is often noise or hidden in the whole
-    model, and int8 of every layer is the smaller model."""
+    """Whether the model with every Linear in int8 runs as fast (within ``_SAME``) as with only
+    the ``chosen`` ones: a layer measured slower alone is often noise or hidden in the whole
+    model, and int8 of every layer is the smaller model. On a 2-layer BERT (hidden 128) a
+    2 % margin over 10 calls dropped 3-5 of its 13 Linears in 2 of 6 runs, by noise alone."""
     some, every = copy.deepcopy(model), copy.deepcopy(model)
     _quantize_linears(some, backend, chosen)
     _quantize_linears(every, backend, names)
-    t_some, t_every = latency_pair(some, every, batch, repeats=10, budget_s=1.0)
-    return t_every <= 1.02 * t_some
+    t_some, t_every = latency_pair(some, every, batch, repeats=20, budget_s=2.0)
+    return t_every <= _SAME * t_some
 
 
 def _conv_names(model) -> list[str]:
