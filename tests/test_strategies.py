@@ -170,6 +170,19 @@ def test_auto_leaves_gp_when_its_ask_costs_more_than_the_trials():
     assert history[10:12] == ["gp", "gp"] and set(history[12:]) == {"tpe"}, history
 
 
+def test_auto_keeps_the_gp_within_its_share_of_the_trials_time():
+    pytest.importorskip("torch")
+    sampler = AutoSampler(NUMERIC, n_objectives=2, seed=0, trial_seconds=1.0, gp_share=0.05)
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    for _ in range(30):
+        t = study.ask()
+        a, b = t.suggest_int("a", 1, 3), t.suggest_float("b", 0, 1, step=0.5)
+        study.tell(t, [a + b, a * b])
+    later = "".join("g" if h == "gp" else "t" for h in sampler.history[10:])
+    assert "tg" in later[2:], sampler.history  # TPE between GP asks, not a switch for good
+    assert sampler._gp_spent <= 0.05 * 30 + sampler._gp_cost  # at most one ask over budget
+
+
 def test_parallel_auto_trials_do_not_repeat_a_point():
     s = an.search("import time\nx = hp.float(0, 1)\ny = hp.float(0, 1)\ntime.sleep(0.05)\n"
                   "score = -(x - 0.3) ** 2 - (y - 0.6) ** 2\n", metrics="score:max", trials=16,
