@@ -80,7 +80,9 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
         Seeds the sampler and the validation split.
     pruner : str or optuna.pruners.BasePruner, optional
         ``auto``, ``median``, ``halving``, ``hyperband``, ``none``, or an Optuna pruner:
-        stops trials whose reported intermediate values lag.
+        stops trials whose reported intermediate values lag. With ``cv``, a ``model`` cell
+        reports the running mean of the first metric after each fold but the last (step:
+        folds done), and ``auto`` waits 2 folds.
     trial_timeout : float, optional
         Seconds after which a trial is recorded failed (process workers are killed).
     namespace : dict, optional

@@ -1,7 +1,8 @@
 """Does ``strategy="auto"`` find better models sooner? Side by side, same budget, per seed
 and as medians.
 
-    python benchmarks/quality.py [--only zdt,synthetic,lightgbm] [--seeds 3] [--zdt-trials 200]
+    python benchmarks/quality.py [--only zdt,synthetic,lightgbm,reporting,folds] [--seeds 3]
+        [--zdt-trials 200] [--fold-datasets breast_cancer,digits,generated]
 
 - ZDT1 / ZDT2 (6 variables, hypervolume ratio to the true front, reference point (1.1, 5)):
   auto with instant trials and with 1 s trials (simulated: the rule is told trials cost 1 s;
@@ -15,6 +16,10 @@ and as medians.
   start) vs an Optuna TPE loop vs FLAML (same wall budget; needs ``flaml[automl]``, installed
   for the benchmark only) vs ``HalvingRandomSearchCV``. The portfolio was learned on other
   data sets (``benchmarks/learn_portfolio.py``).
+- CV fold pruning (``--only folds``, not in the default run: it is slow): LightGBM, 5-fold
+  CV, 60 trials on breast_cancer, digits and a generated 20,000 x 40 set: auto with
+  ``pruner="auto"`` vs auto without pruning vs an Optuna TPE loop; best, trials / folds /
+  seconds to the seed's best - 0.5 points; then the unpruned trials replayed per rule.
 """
 
 from __future__ import annotations
@@ -252,6 +257,113 @@ def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits")):
                 print(f"| {dname} | {method} | {seed} | {best:.4f} | {wall:.1f} | {reach} |", flush=True)
 
 
+def _curve(points, target):
+    """(best, trials, folds, seconds) to ``target`` from per-trial (value or None, folds,
+    seconds at its end), in trial order; None where the target was never reached."""
+    best, folds, reach = -1.0, 0, None
+    for i, (value, cost, when) in enumerate(points, 1):
+        folds += cost
+        if value is not None:
+            best = max(best, value)
+            if reach is None and value >= target:
+                reach = (i, folds, when)
+    return best, reach
+
+
+def _search_points(s):
+    """Per trial of a CV search: (accuracy or None, folds fitted, seconds since the start)."""
+    t0 = s.trials[0].started.timestamp()
+    return [(r.values["accuracy"] if r.state == "complete" else None,
+             5 if r.state == "complete" else len(r.intermediate),
+             r.started.timestamp() - t0 + (r.duration or 0)) for r in s.trials]
+
+
+def _replay(seq, pruner):
+    """Folds spent and the best accuracy kept when ``pruner`` decides on the recorded fold
+    means ``seq`` (per complete trial: running means after folds 1..K-1, then the score)."""
+    folds, kept = 0, []
+    for n, vals in enumerate(seq):
+        means = vals[:-1]
+        stop = next((k for k, m in enumerate(means, 1) if pruner.decide(n, m, k, True)), None)
+        if stop is None:
+            folds += len(vals)
+            kept.append(vals[-1])
+            pruner.observe(n, dict(enumerate(means, 1)))
+        else:
+            folds += stop
+    return folds, max(kept)
+
+
+def _fold_data(name):
+    from sklearn.datasets import load_breast_cancer, load_digits, make_classification
+
+    if name == "breast_cancer":
+        return load_breast_cancer(return_X_y=True)
+    if name == "digits":
+        return load_digits(return_X_y=True)
+    return make_classification(20_000, 40, n_informative=12, random_state=0)  # "generated"
+
+
+def folds_rows(seeds, trials=60, datasets=("breast_cancer", "digits", "generated")):
+    """CV fold pruning: LightGBM, 5-fold stratified CV accuracy. auto with ``pruner="auto"``
+    (reports after each fold) vs auto without pruning vs an Optuna TPE loop; the unpruned
+    arm runs with a pruner that never prunes (start-up never ends: the same trials as
+    ``pruner="none"``, four reports a trial), so its fold means can be replayed under the
+    candidate rules on exactly the same configurations. The target is the seed's best over
+    the three arms minus 0.5 points; "folds" counts the folds actually fitted."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from aimauto_nb.core.pruning import FOLD_WARMUP, AutoPruner
+
+    rules = {"median from fold 1": AutoPruner,
+             f"median from fold {FOLD_WARMUP} (shipped)": lambda: AutoPruner(warmup_steps=FOLD_WARMUP),
+             "median from fold 3": lambda: AutoPruner(warmup_steps=3)}
+    print(f"\n## CV fold pruning: LightGBM, 5-fold stratified CV accuracy, {trials} trials")
+    for dname in datasets:
+        X, y = _fold_data(dname)
+        print(f"\n### {dname}\n")
+        print("| method | seed | best | trials to target | folds to target | folds | "
+              "wall seconds | wall to target |")
+        print("|---|---|---|---|---|---|---|---|")
+        replays = []
+        for seed in seeds:
+            runs = {}
+            common = dict(data=(X, y), cv=5, trials=trials, seed=seed, storage=False, display=False)
+            t0 = time.perf_counter()
+            s = an.search(LGBM_CELL, pruner="auto", **common).wait()
+            runs["auto, fold pruning"] = (_search_points(s), time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            s = an.search(LGBM_CELL, pruner=AutoPruner(startup=10 ** 9), **common).wait()
+            runs["auto, no pruning"] = (_search_points(s), time.perf_counter() - t0)
+            replays.append((seed, [[r.intermediate[k] for k in sorted(r.intermediate)]
+                                   + [r.values["accuracy"]] for r in s.trials
+                                   if r.state == "complete"]))
+            cv = StratifiedKFold(5, shuffle=True, random_state=seed)
+            study = optuna.create_study(direction="maximize",
+                                        sampler=optuna.samplers.TPESampler(seed=seed))
+            clock = Clock()
+            study.optimize(lgbm_objective(X, y, cv), n_trials=trials, callbacks=[clock])
+            runs["Optuna TPE"] = ([(v, 5, t) for v, t in clock.hist], clock.elapsed())
+            target = max(v for pts, _ in runs.values() for v, _, _ in pts if v is not None) - 0.005
+            for method, (points, wall) in runs.items():
+                best, reach = _curve(points, target)
+                i, f, when = reach if reach else ("never",) * 3
+                when = when if isinstance(when, str) else f"{when:.1f}"
+                print(f"| {method} | {seed} | {best:.4f} | {i} | {f} | "
+                      f"{sum(c for _, c, _ in points)} | {wall:.1f} | {when} |", flush=True)
+        print(f"\n{dname}: the unpruned trials replayed under each rule (folds spent, best kept)\n")
+        print("| seed | best (all trials) | " + " | ".join(rules) + " |")
+        print("|---|---|" + "---|" * len(rules))
+        for seed, seq in replays:
+            best = max(v[-1] for v in seq)
+            cells = []
+            for make in rules.values():
+                folds, kept = _replay(seq, make())
+                cells.append(f"{folds} folds, {kept:.4f}" + (f" (−{(best - kept) * 100:.2f} pt)"
+                                                             if kept < best else ""))
+            print(f"| {seed} | {best:.4f} | " + " | ".join(cells) + " |", flush=True)
+
+
 def reporting_rows(trials=20, repeats=3):
     """What reporting costs on a cell that is never pruned: the same LightGBM trials (TPE,
     same seed, so the same configurations) with no pruner and with an auto pruner whose
@@ -290,6 +402,7 @@ def main() -> None:
     ap.add_argument("--zdt-trials", type=int, default=200)
     ap.add_argument("--lgbm-trials", type=int, default=60)
     ap.add_argument("--datasets", default="breast_cancer,digits")
+    ap.add_argument("--fold-datasets", default="breast_cancer,digits,generated")
     args = ap.parse_args()
     seeds = list(range(args.seeds))
     only = set(args.only.split(","))
@@ -301,6 +414,8 @@ def main() -> None:
         lightgbm_rows(seeds, args.lgbm_trials, tuple(args.datasets.split(",")))
     if "reporting" in only:
         reporting_rows()
+    if "folds" in only:
+        folds_rows(seeds, args.lgbm_trials, tuple(args.fold_datasets.split(",")))
 
 
 if __name__ == "__main__":

@@ -153,6 +153,24 @@ def test_auto_moves_to_gp_on_numeric_spaces_while_it_is_cheap():
         sampler.history
 
 
+def test_auto_leaves_gp_once_a_trial_is_pruned():
+    """The GP models complete trials only: after a pruned trial it would ask that point
+    again, so the rest of the search is TPE's."""
+    pytest.importorskip("torch")
+    sampler = AutoSampler(NUMERIC, n_objectives=1, seed=0, gp_floor_s=60.0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    for i in range(16):
+        t = study.ask()
+        a, b = t.suggest_int("a", 1, 3), t.suggest_float("b", 0, 1, step=0.5)
+        if i == 12:
+            t.report(0.0, 1)
+            study.tell(t, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(t, -(a - 2) ** 2 - b)
+    assert sampler.history[10:13] == ["gp"] * 3 and sampler.history[13:] == ["tpe"] * 3, \
+        sampler.history
+
+
 def _mo_history(**kw):
     sampler = AutoSampler(NUMERIC, n_objectives=2, seed=0, **kw)  # multi-objective: no floor
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)

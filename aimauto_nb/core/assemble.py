@@ -60,7 +60,7 @@ def build_spec(config: SearchConfig, auto_report: bool) -> Spec:
 
 
 def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
-    pruner = make_pruner(config.pruner)
+    pruner = make_pruner(config.pruner, folds=config.data is not None and config.data.is_cv)
     metrics = config.metrics
     sampler = make_sampler(config.strategy, metrics, config.program.space, config.seed,
                            timed=config.timeout is not None)

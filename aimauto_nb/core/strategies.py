@@ -100,6 +100,10 @@ class AutoSampler(PicklableLock, optuna.samplers.BaseSampler):
       TPE's 0.096 at ~0.3 s an ask; on ZDT1 (200 trials) GP's hypervolume was 0.995 against
       TPE's 0.904, but at 288 s of sampler time.
     - Without PyTorch and SciPy (GP's dependencies): TPE throughout.
+    - Once a trial is pruned: TPE for the rest of the search. ``GPSampler`` models complete
+      (and running) trials only, so after a pruned trial it asks the same point again; with
+      CV fold pruning on breast_cancer it asked one point 17 times in a row, each pruned
+      after its first fold. TPE ranks pruned trials by how far they got.
 
     The choice is made per trial (``before_trial``) and kept in :attr:`history`.
     ``trial_seconds`` fixes the trial cost the rule assumes (for simulations such as
@@ -135,6 +139,9 @@ class AutoSampler(PicklableLock, optuna.samplers.BaseSampler):
     def _choose(self, study: optuna.Study):
         if not self._use_gp:
             return self._tpe
+        if study.get_trials(deepcopy=False, states=(TrialState.PRUNED,)):
+            self._use_gp = False  # the GP models complete trials only: it would ask again
+            return self._tpe      # the point just pruned (and again, and again)
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if len(done) < 10:
             return self._tpe  # both start from 10 random trials

@@ -17,7 +17,7 @@ from ..space import CellResult
 from .costs import Evidence
 from .data import Dataset
 from .metrics import Metric
-from .reporting import fit_reporting
+from .reporting import fit_reporting, fold_reporter
 from .resources import share_threads
 
 __all__ = ["Outcome", "evaluate"]
@@ -60,7 +60,10 @@ def evaluate(result: CellResult, metrics: Sequence[Metric], data: Dataset | None
     """Turn what the cell produced into metric values (fitting the model if needed).
 
     ``report(value, step)``: when given (a pruner is on) and the split is a single holdout,
-    estimators that train in iterations report validation scores as they fit.
+    estimators that train in iterations report validation scores as they fit; with K-fold
+    CV, every estimator reports the running mean of the first metric after each fold but
+    the last, at step = folds done (:func:`~.reporting.fold_reporter`), and nothing per
+    iteration (one trial's steps are of one kind).
     ``threads``: the trial's share, set on estimators whose thread parameter the cell left
     unset while they are fitted and measured (:func:`~.resources.share_threads`).
     """
@@ -90,6 +93,7 @@ def _evaluate(result: CellResult, metrics: Sequence[Metric], data: Dataset | Non
         sums: dict[str, float] = {}
         fit_times = []
         model = None
+        per_fold = fold_reporter(report, metrics[0], len(data.folds)) if data.is_cv else None
         for i, (Xt, yt, Xv, yv) in enumerate(data.splits()):
             est = template if i == 0 else clone(template)
             t0 = time.perf_counter()
@@ -103,6 +107,8 @@ def _evaluate(result: CellResult, metrics: Sequence[Metric], data: Dataset | Non
             for m in metrics:
                 if m.computed:
                     sums[m.name] = sums.get(m.name, 0.0) + m.score(est, Xv, yv)
+            if per_fold is not None:
+                per_fold(sums, i + 1)
         n = len(fit_times)
         values = {k: v / n for k, v in sums.items()}
         fit_time = sum(fit_times) / n

@@ -17,6 +17,9 @@ of plain ``model = ...`` cells without any user code.
 
 Anything else is fitted as usual. Linear models and MLPs are left alone: their
 ``warm_start`` restarts the solver, so chunked fits would not be the same model.
+
+With K-fold CV no estimator reports per iteration; :func:`fold_reporter` reports once per
+fold instead, so a pruner can stop a trial after its first folds.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import optuna
 
-__all__ = ["fit_reporting", "Cadence", "CHUNKS"]
+__all__ = ["fit_reporting", "fold_reporter", "Cadence", "CHUNKS"]
 
 CHUNKS = 8
 REPORT_SHARE = 0.02
@@ -63,6 +67,30 @@ class Cadence:
             wanted = self._cost / max(self._share * self._round, 1e-9)
             self.every = max(1, min(self._max, math.ceil(wanted)))
         self._tick = time.perf_counter()
+
+
+
+def fold_reporter(report: Callable | None, metric, folds: int) -> Callable | None:
+    """``per_fold(sums, done)``: report the running mean of ``metric`` (its sum over the
+    folds done, in ``sums``) at step ``done``, for every fold but the last (after it the
+    trial is complete: pruning it would save nothing and lose its score). ``None`` when
+    nothing is reported: no pruner, or a first metric the search does not compute (a cost,
+    or a ``score`` key)."""
+    if report is None or not metric.computed:
+        return None
+
+    def per_fold(sums: dict[str, float], done: int) -> None:
+        if done >= folds:
+            return
+        mean = sums[metric.name] / done
+        try:
+            report(mean, done)
+        except optuna.TrialPruned:
+            raise optuna.TrialPruned(f"pruned after {done} of {folds} folds "
+                                     f"({metric.name} {mean:.4g} so far)") from None
+
+    return per_fold
+
 
 _ACCURACY_LIKE = ("accuracy", "balanced_accuracy", "f1")
 
