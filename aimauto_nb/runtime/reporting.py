@@ -69,7 +69,6 @@ class Cadence:
         self._tick = time.perf_counter()
 
 
-
 def fold_reporter(report: Callable | None, metric, folds: int) -> Callable | None:
     """``per_fold(sums, done)``: report the running mean of ``metric`` (its sum over the
     folds done, in ``sums``) at step ``done``, for every fold but the last (after it the
