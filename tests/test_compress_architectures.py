@@ -227,6 +227,15 @@ def test_onnx_compact_shortens_names_and_computes_the_same(images, tmp_path):
     onnx.save(h.make_model(graph), str(tmp_path / "if.onnx"))
     kept = onnx.load_from_string(compact(str(tmp_path / "if.onnx")))
     assert kept.graph.node[0].name == "choose"  # a graph with subgraphs is left as it is
+    f = onnx.TensorProto.FLOAT  # an input already called like a short name keeps it, alone
+    graph = h.make_graph([h.make_node("Relu", ["t1"], ["a"]), h.make_node("Add", ["a", "t1"], ["b"]),
+                          h.make_node("Neg", ["b"], ["out"])], "g",
+                         [h.make_tensor_value_info("t1", f, [2])], [h.make_tensor_value_info("out", f, [2])])
+    onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]), str(tmp_path / "t1.onnx"))
+    x = np.array([-1.0, 2.0], dtype=np.float32)
+    out = ort.InferenceSession(compact(str(tmp_path / "t1.onnx")),
+                               providers=["CPUExecutionProvider"]).run(None, {"t1": x})[0]
+    assert np.array_equal(out, [1.0, -4.0])
 
 
 def test_onnxruntime_refusals_leave_the_model_unchanged(hf, tokens, images):

@@ -80,6 +80,7 @@ else:
     s = _search(cancer, cell=cell, trials=30, pruner="auto")
     winners = [r for r in s.trials if r.params["kind"] == "logistic"]
     assert s.counts()["pruned"] >= 1 and winners
+    assert all(len(r.intermediate) >= 2 for r in s.trials if r.state == "pruned")  # waits 2 folds
     assert all(r.state == "complete" for r in winners)
     assert s.best.params["kind"] == "logistic"
 
@@ -95,3 +96,23 @@ def test_a_score_cell_in_a_cv_search_reports_only_its_own_steps(cancer):
     cell = "q = hp.float(0, 1)\nfor step in range(1, 8):\n    report(q, step)\nscore = q\n"
     s = _search(cancer, cell=cell, trials=4, pruner=Never(), metrics="score:max")
     assert all(sorted(r.intermediate) == list(range(1, 8)) for r in s.trials)
+
+
+def test_auto_on_folds_waits_two_folds_and_median_does_not():
+    from aimauto_nb.core.pruning import FOLD_WARMUP, AutoPruner, make_pruner
+
+    assert FOLD_WARMUP == 2
+    on_folds, on_rounds = make_pruner("auto", folds=True), make_pruner("auto")
+    assert isinstance(on_folds, AutoPruner) and on_folds._warmup_steps == FOLD_WARMUP
+    assert on_rounds._warmup_steps == 1
+
+
+def test_fold_reports_of_a_minimized_metric(cancer):
+    X, y = cancer
+    cell = "from sklearn.linear_model import Ridge\nmodel = Ridge(alpha=hp.float(1e-3, 1e3, log=True))\n"
+    s = an.search(cell, data=(X[:, 1:], X[:, 0]), cv=3, trials=6, seed=0, display=False,
+                  metrics="rmse", pruner=Never()).wait()
+    for r in s.trials:
+        assert sorted(r.intermediate) == [1, 2]
+        assert all(v > 0 for v in r.intermediate.values())  # rmse itself, not its negation
+        assert r.intermediate[2] == pytest.approx(r.values["rmse"], rel=0.5)

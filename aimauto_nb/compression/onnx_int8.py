@@ -13,6 +13,7 @@ gradients), CPU only.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import tempfile
@@ -153,22 +154,27 @@ def compact(path: str) -> bytes:
     and stored shapes dropped (ONNX Runtime infers them again): the exporter's and the
     quantizer's names (``/features/features.4/block/block.2/fc1/Conv_output_0_QuantizeLinear``)
     were 9 % of mobilenet_v3_small's int8 bytes. Inputs and outputs keep their names; the
-    graph computes exactly what it did. A graph with subgraphs (``If``, ``Loop``: they name
-    outer tensors) is returned as it is."""
+    graph computes exactly what it did. A graph that names tensors elsewhere too (subgraphs
+    of ``If`` / ``Loop``, sparse initializers, quantization annotations, training info) is
+    returned as it is."""
     import onnx
 
     mp = onnx.load(path)
     graph = mp.graph
-    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-           for node in graph.node for a in node.attribute):
+    if (any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+            for node in graph.node for a in node.attribute)
+            or graph.sparse_initializer or graph.quantization_annotation or mp.training_info):
         return mp.SerializeToString()
     keep = {v.name for v in graph.input} | {v.name for v in graph.output}
     short: dict[str, str] = {}
+    fresh = (f"t{i:x}" for i in itertools.count())
 
     def rename(name: str) -> str:
         if not name or name in keep:
             return name
-        return short.setdefault(name, f"t{len(short):x}")
+        if name not in short:
+            short[name] = next(n for n in fresh if n not in keep)
+        return short[name]
 
     for t in graph.initializer:
         t.name = rename(t.name)

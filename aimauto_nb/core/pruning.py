@@ -169,6 +169,8 @@ def check_pruner(pruner) -> None:
 #: 60 trials, 3 seeds, the unpruned trials replayed) the median rule from fold 1 saved 12-28 %
 #: of the folds but pruned the eventual best in one seed (0.17 points lost); from fold 2 it
 #: saved 8-17 % and kept the best in every seed (``benchmarks/quality.py --only folds``).
+#: As in Optuna's median rule a trial is judged by its best value so far, here its best
+#: running mean: a good first fold still counts at step 2, so fold pruning errs on keeping.
 FOLD_WARMUP = 2
 
 
