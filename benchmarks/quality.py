@@ -11,11 +11,14 @@ and as medians.
 - Branin and Hartmann6 (known optima): simple regret after 50 trials, auto vs TPE vs GP.
 - Reporting overhead: the same LightGBM trials with no pruner and with one that never
   prunes (every report still pays the decision and the storage write).
-- LightGBM, 5-fold CV accuracy, 60 trials (breast_cancer, digits): best score and time to
-  within 0.5 points of the best any method reached; this package (auto + the portfolio warm
-  start) vs an Optuna TPE loop vs FLAML (same wall budget; needs ``flaml[automl]``, installed
-  for the benchmark only) vs ``HalvingRandomSearchCV``. The portfolio was learned on other
-  data sets (``benchmarks/learn_portfolio.py``).
+- LightGBM, 5-fold CV accuracy, 60 trials (``--datasets``: breast_cancer, digits, generated),
+  the same folds for every method: best score, trials and seconds to within 0.5 points of
+  the best any method reached; this package (auto + the portfolio warm start) vs an Optuna
+  TPE loop vs OptunaHub's AutoSampler (vendored in ``benchmarks/vendor/``) vs FLAML
+  restricted to LightGBM (TPE's wall time; needs ``flaml[automl]``, installed for the
+  benchmark only, its per-trial curve read from its log); then the median ratios of the
+  anchors' trials and seconds to target to auto's. The portfolio was learned on other data
+  sets (``benchmarks/learn_portfolio.py``).
 - CV fold pruning (``--only folds``, not in the default run: it is slow): LightGBM, 5-fold
   CV, 60 trials on breast_cancer, digits and a generated 20,000 x 40 set: auto with
   ``pruner="auto"`` vs auto without pruning vs an Optuna TPE loop; best, trials / folds /
@@ -198,63 +201,84 @@ def lgbm_objective(X, y, cv):
     return objective
 
 
-def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits")):
-    from lightgbm import LGBMClassifier
-    from scipy.stats import loguniform, randint
-    from sklearn.datasets import load_breast_cancer, load_digits
-    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
-    from sklearn.model_selection import HalvingRandomSearchCV, StratifiedKFold
+def _hub_auto_sampler(seed):
+    import sys
+    from pathlib import Path
 
-    loaders = {"breast_cancer": load_breast_cancer, "digits": load_digits}
-    print(f"\n## LightGBM, 5-fold stratified CV accuracy, {trials} trials\n")
-    print("| data | method | seed | best | wall seconds | time to (seed's best - 0.5 points) |")
-    print("|---|---|---|---|---|---|")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from vendor.optunahub_auto_sampler import AutoSampler as HubAutoSampler
+
+    return HubAutoSampler(seed=seed)
+
+
+def _flaml_points(X, y, cv, seconds, seed, path):
+    """FLAML restricted to LightGBM on the same folds for ``seconds``: per trial (accuracy,
+    seconds since its start), from its own log."""
+    from flaml import AutoML
+    from flaml.automl.data import get_output_from_log
+
+    AutoML().fit(X, y, task="classification", estimator_list=["lgbm"], metric="accuracy",
+                 eval_method="cv", split_type=cv, time_budget=seconds, seed=seed, verbose=0,
+                 log_file_name=path)
+    times, _, losses, _, _ = get_output_from_log(path, seconds)
+    return [(1 - loss, t) for loss, t in zip(losses, times)]
+
+
+def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits")):
+    """Trials and seconds to the seed's target (best any method reached - 0.5 points), and
+    the best after ``trials``, on the same stratified 5 folds for every method."""
+    import tempfile
+
+    from sklearn.model_selection import StratifiedKFold
+
+    print(f"\n## LightGBM, 5-fold stratified CV accuracy, {trials} trials (same folds)\n")
+    print("| data | method | seed | best | trials to target | seconds to target | wall s |")
+    print("|---|---|---|---|---|---|---|")
+    ratios = {}
     for dname in datasets:
-        X, y = loaders[dname](return_X_y=True)
-        results = []
+        X, y = _fold_data(dname)
         for seed in seeds:
+            cv = StratifiedKFold(5, shuffle=True, random_state=seed)
             runs = {}
             t0 = time.perf_counter()
-            s = an.search(LGBM_CELL, data=(X, y), cv=5, trials=trials, seed=seed, display=False).wait()
+            s = an.search(LGBM_CELL, data=(X, y), cv=cv, trials=trials, seed=seed,
+                          display=False).wait()
+            first = s.trials[0].started.timestamp()
             runs["aimauto_nb auto + warm start"] = (
-                [(r.values["accuracy"], (r.started.timestamp() - s.trials[0].started.timestamp())
-                  + (r.duration or 0)) for r in s.trials if r.state == "complete"],
-                time.perf_counter() - t0)
-            cv = StratifiedKFold(5, shuffle=True, random_state=seed)
-            study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-            clock = Clock()
-            study.optimize(lgbm_objective(X, y, cv), n_trials=trials, callbacks=[clock])
-            hist, wall = clock.hist, clock.elapsed()
-            runs["Optuna TPE"] = (hist, wall)
-            params = {"n_estimators": randint(20, 501), "learning_rate": loguniform(1e-3, 0.3),
-                      "num_leaves": randint(4, 129)}
-            t0 = time.perf_counter()
-            halving = HalvingRandomSearchCV(LGBMClassifier(n_jobs=1, verbose=-1, random_state=0), params,
-                                            n_candidates=trials, cv=cv, random_state=seed).fit(X, y)
-            runs["HalvingRandomSearchCV"] = ([(halving.best_score_, time.perf_counter() - t0)],
-                                             time.perf_counter() - t0)
+                [(r.values["accuracy"], r.started.timestamp() - first + (r.duration or 0))
+                 for r in s.trials if r.state == "complete"], time.perf_counter() - t0)
+            for label, sampler in (("Optuna TPE", optuna.samplers.TPESampler(seed=seed)),
+                                   ("OptunaHub AutoSampler", _hub_auto_sampler(seed))):
+                study = optuna.create_study(direction="maximize", sampler=sampler)
+                clock = Clock()
+                study.optimize(lgbm_objective(X, y, cv), n_trials=trials, callbacks=[clock])
+                runs[label] = (clock.hist, clock.elapsed())
             try:
-                from flaml import AutoML
-
-                automl = AutoML()
-                t0 = time.perf_counter()
-                automl.fit(X, y, task="classification", estimator_list=["lgbm"], metric="accuracy",
-                           eval_method="cv", n_splits=5, time_budget=wall, seed=seed, verbose=0)
-                curve = [(1 - automl.best_loss, time.perf_counter() - t0)]
-                runs["FLAML (same wall)"] = (curve, time.perf_counter() - t0)
+                with tempfile.TemporaryDirectory() as tmp:
+                    wall = runs["Optuna TPE"][1]
+                    t0 = time.perf_counter()
+                    points = _flaml_points(X, y, cv, wall, seed, f"{tmp}/flaml.log")
+                    runs["FLAML, LightGBM only (TPE's wall time)"] = (points, time.perf_counter() - t0)
             except ImportError:
                 pass
-            results.append((seed, runs))
-        for seed, runs in results:  # each seed has its own CV split, so its own target
             target = max(max(v for v, _ in hist) for hist, _ in runs.values()) - 0.005
             for method, (hist, wall) in runs.items():
-                best, when = -1.0, None
-                for v, t in hist:
-                    best = max(best, v)
-                    if when is None and v >= target:
-                        when = t
-                reach = "never" if when is None else f"{when:.1f} s"
-                print(f"| {dname} | {method} | {seed} | {best:.4f} | {wall:.1f} | {reach} |", flush=True)
+                best = max(v for v, _ in hist[:trials])
+                reach = next(((i, t) for i, (v, t) in enumerate(hist, 1) if v >= target), None)
+                ratios.setdefault(method, []).append(reach)
+                shown = ("never", "never") if reach is None else (reach[0], f"{reach[1]:.1f}")
+                print(f"| {dname} | {method} | {seed} | {best:.4f} | {shown[0]} | {shown[1]} | "
+                      f"{wall:.1f} |", flush=True)
+    ours = ratios.pop("aimauto_nb auto + warm start")
+    print("\nmedian over data sets and seeds of (anchor's trials or seconds to target) / "
+          "(auto's); a run that never reached it counts as its whole budget\n")
+    print("| anchor | trials ratio | seconds ratio |\n|---|---|---|")
+    for method, reach in ratios.items():
+        tr = [(b[0] if b else trials) / (a[0] if a else trials) for a, b in zip(ours, reach)]
+        sr = [(b[1] if b else math.inf) / (a[1] if a else math.inf) for a, b in zip(ours, reach)
+              if a or b]
+        print(f"| {method} | {statistics.median(tr):.2f} | "
+              f"{statistics.median(sr) if sr else math.nan:.2f} |", flush=True)
 
 
 def _curve(points, target):
