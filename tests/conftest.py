@@ -55,3 +55,20 @@ model = DecisionTreeClassifier(
     random_state=0,
 )
 """
+
+
+@pytest.fixture(autouse=True)
+def _no_search_outlives_its_test():
+    """Stop any search a test left running (a test that timed out mid-``wait``), so that
+    its name does not make every later test fail with "still running in this process"."""
+    yield
+    from aimauto_nb.core.facade import _LIVE, _LIVE_LOCK
+
+    with _LIVE_LOCK:
+        left = [s for s in list(_LIVE.values()) if s.running]
+    for s in left:
+        s.stop()
+        try:
+            s.wait(10)
+        except Exception:  # it failed or never started: either way it is no longer running
+            pass
