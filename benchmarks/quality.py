@@ -187,15 +187,29 @@ class Clock:
         self.hist.append((trial.value, self.elapsed()))
 
 
-def lgbm_objective(X, y, cv):
+# the 8 parameters FLAML tunes for LightGBM (its max_bin left out, subsample in): (kind, low,
+# high, log); ``--lgbm-params 8`` searches them, the cell and the Optuna loop from this table
+LGBM8 = {"n_estimators": ("int", 20, 500, True), "learning_rate": ("float", 1e-3, 0.3, True),
+         "num_leaves": ("int", 4, 128, True), "min_child_samples": ("int", 2, 100, True),
+         "colsample_bytree": ("float", 0.3, 1.0, False), "subsample": ("float", 0.5, 1.0, False),
+         "reg_alpha": ("float", 1e-3, 10.0, True), "reg_lambda": ("float", 1e-3, 10.0, True)}
+LGBM8_CELL = ("from lightgbm import LGBMClassifier\nmodel = LGBMClassifier(\n" + "".join(
+    f"    {k}=hp.{kind}({lo}, {hi}{', log=True' if log else ''}),\n"
+    for k, (kind, lo, hi, log) in LGBM8.items())
+    + "    subsample_freq=1, n_jobs=1, verbose=-1, random_state=0,\n)\n")
+
+
+def lgbm_objective(X, y, cv, params=3):
     from lightgbm import LGBMClassifier
     from sklearn.model_selection import cross_val_score
 
+    space = dict(LGBM8) if params == 8 else {k: LGBM8[k] for k in LGBM_RANGES}
+    fixed = {"subsample_freq": 1} if params == 8 else {}
+
     def objective(t):
-        m = LGBMClassifier(n_estimators=t.suggest_int("n_estimators", 20, 500, log=True),
-                           learning_rate=t.suggest_float("learning_rate", 1e-3, 0.3, log=True),
-                           num_leaves=t.suggest_int("num_leaves", 4, 128, log=True),
-                           n_jobs=1, verbose=-1, random_state=0)
+        kw = {k: (t.suggest_int if kind == "int" else t.suggest_float)(k, lo, hi, log=log)
+              for k, (kind, lo, hi, log) in space.items()}
+        m = LGBMClassifier(**kw, **fixed, n_jobs=1, verbose=-1, random_state=0)
         return cross_val_score(m, X, y, cv=cv).mean()
 
     return objective
@@ -224,14 +238,16 @@ def _flaml_points(X, y, cv, seconds, seed, path):
     return [(1 - loss, t) for loss, t in zip(losses, times)]
 
 
-def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits")):
+def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits"), params=3):
     """Trials and seconds to the seed's target (best any method reached - 0.5 points), and
     the best after ``trials``, on the same stratified 5 folds for every method."""
     import tempfile
 
     from sklearn.model_selection import StratifiedKFold
 
-    print(f"\n## LightGBM, 5-fold stratified CV accuracy, {trials} trials (same folds)\n")
+    cell = LGBM8_CELL if params == 8 else LGBM_CELL
+    print(f"\n## LightGBM ({params} parameters), 5-fold stratified CV accuracy, {trials} trials "
+          "(same folds)\n")
     print("| data | method | seed | best | trials to target | seconds to target | wall s |")
     print("|---|---|---|---|---|---|---|")
     ratios = {}
@@ -241,7 +257,7 @@ def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits")):
             cv = StratifiedKFold(5, shuffle=True, random_state=seed)
             runs = {}
             t0 = time.perf_counter()
-            s = an.search(LGBM_CELL, data=(X, y), cv=cv, trials=trials, seed=seed,
+            s = an.search(cell, data=(X, y), cv=cv, trials=trials, seed=seed,
                           display=False).wait()
             first = s.trials[0].started.timestamp()
             runs["aimauto_nb auto + warm start"] = (
@@ -251,7 +267,8 @@ def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits")):
                                    ("OptunaHub AutoSampler", _hub_auto_sampler(seed))):
                 study = optuna.create_study(direction="maximize", sampler=sampler)
                 clock = Clock()
-                study.optimize(lgbm_objective(X, y, cv), n_trials=trials, callbacks=[clock])
+                study.optimize(lgbm_objective(X, y, cv, params), n_trials=trials,
+                               callbacks=[clock])
                 runs[label] = (clock.hist, clock.elapsed())
             try:
                 with tempfile.TemporaryDirectory() as tmp:
@@ -426,6 +443,7 @@ def main() -> None:
     ap.add_argument("--zdt-trials", type=int, default=200)
     ap.add_argument("--lgbm-trials", type=int, default=60)
     ap.add_argument("--datasets", default="breast_cancer,digits")
+    ap.add_argument("--lgbm-params", type=int, choices=(3, 8), default=3)
     ap.add_argument("--fold-datasets", default="breast_cancer,digits,generated")
     args = ap.parse_args()
     seeds = list(range(args.seeds))
@@ -435,7 +453,7 @@ def main() -> None:
     if "zdt" in only:
         zdt_rows(seeds, args.zdt_trials)
     if "lightgbm" in only:
-        lightgbm_rows(seeds, args.lgbm_trials, tuple(args.datasets.split(",")))
+        lightgbm_rows(seeds, args.lgbm_trials, tuple(args.datasets.split(",")), args.lgbm_params)
     if "reporting" in only:
         reporting_rows()
     if "folds" in only:
