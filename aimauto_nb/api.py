@@ -57,8 +57,9 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
     timeout : float, optional
         Wall-clock budget in seconds; no trial starts after it.
     strategy : str or optuna.samplers.BaseSampler, default "auto"
-        ``auto`` (TPE), ``tpe``, ``random``, ``grid``, ``nsga2``, ``gp``, ``cmaes``, or any
-        Optuna sampler instance.
+        ``auto`` (a Gaussian process on all-numeric spaces while it pays, else TPE; the rule:
+        :class:`~aimauto_nb.core.strategies.AutoSampler`), ``tpe``, ``random``, ``grid``,
+        ``nsga2``, ``gp``, ``cmaes``, or any Optuna sampler instance.
     jobs : int, optional
         Trials at once: default 1 on threads, cores - 1 on processes, the cluster's threads
         on Dask.
