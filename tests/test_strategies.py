@@ -143,7 +143,7 @@ def test_auto_falls_back_to_default_tpe_with_the_liar_on_several_objectives():
 
 def test_auto_moves_to_gp_on_numeric_spaces_while_it_is_cheap():
     pytest.importorskip("torch")
-    sampler = AutoSampler(NUMERIC, n_objectives=1, seed=0, gp_floor_s=60.0)  # timing-proof
+    sampler = AutoSampler(NUMERIC, n_objectives=1, seed=0, trial_seconds=60.0)  # timing-proof
     study = optuna.create_study(direction="maximize", sampler=sampler)
     for _ in range(14):
         t = study.ask()
@@ -157,7 +157,7 @@ def test_auto_leaves_gp_once_a_trial_is_pruned():
     """The GP models complete trials only: after a pruned trial it would ask that point
     again, so the rest of the search is TPE's."""
     pytest.importorskip("torch")
-    sampler = AutoSampler(NUMERIC, n_objectives=1, seed=0, gp_floor_s=60.0)
+    sampler = AutoSampler(NUMERIC, n_objectives=1, seed=0, trial_seconds=60.0)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     for i in range(16):
         t = study.ask()
@@ -168,6 +168,19 @@ def test_auto_leaves_gp_once_a_trial_is_pruned():
         else:
             study.tell(t, -(a - 2) ** 2 - b)
     assert sampler.history[10:13] == ["gp"] * 3 and sampler.history[13:] == ["tpe"] * 3, \
+        sampler.history
+
+
+def test_auto_on_instant_trials_is_tpe_after_two_gp_asks():
+    """A GP ask dearer than the trials it chooses between costs wall time for nothing."""
+    pytest.importorskip("torch")
+    sampler = AutoSampler(NUMERIC, n_objectives=1, seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    for _ in range(16):
+        t = study.ask()
+        a, b = t.suggest_int("a", 1, 3), t.suggest_float("b", 0, 1, step=0.5)
+        study.tell(t, -(a - 2) ** 2 - b)
+    assert sampler.history[10:12] == ["gp"] * 2 and sampler.history[12:] == ["tpe"] * 4, \
         sampler.history
 
 

@@ -65,8 +65,8 @@ def _numeric(space: CellSpace | None) -> bool:
 
 
 MIN_GP_ASK_S = 0.05
-# without a floor (multi-objective, or a search with a timeout) the GP's asks together may
-# take at most this share of the trials' own time; past it, an ask goes to TPE instead
+# the GP's asks together may take at most this share of the trials' own time; past it, an
+# ask goes to TPE instead
 GP_SHARE = 0.2
 
 
@@ -93,12 +93,17 @@ class AutoSampler(PicklableLock, optuna.samplers.BaseSampler):
       trial's duration and ``gp_floor_s`` (1 s for a budget in trials; none for a search
       with a timeout, nor for multi-objective, whose acquisition costs far more). Its O(n³) cost
       grows with the trials, so a long search of cheap trials moves to TPE and stays there.
-      Without a floor the GP also has a budget: its asks together take at most ``gp_share``
-      (a fifth) of the trials' own seconds, and an ask that would overspend it goes to
-      TPE, so as the GP gets dearer it is asked less often instead of slowing the search.
-      ``benchmarks/quality.py``: after 50 trials on Branin GP's regret was 0.0001 against
-      TPE's 0.096 at ~0.3 s an ask; on ZDT1 (200 trials) GP's hypervolume was 0.995 against
-      TPE's 0.904, but at 288 s of sampler time.
+      The GP also has a budget: its asks together take at most ``gp_share`` (a fifth) of
+      the trials' own seconds, and an ask that would overspend it goes to TPE, so as the GP
+      gets dearer it is asked less often instead of slowing the search. Without it a
+      LightGBM search of 60 cheap trials (breast_cancer holdout, 0.07 s each) took 30 s
+      against TPE's 3.9 s for a lower best (``benchmarks/overhead.py``); so on near-instant
+      trials ``auto`` is TPE after two GP asks (``strategy="gp"`` asks the GP throughout:
+      after 50 instant trials on Branin its regret was 0.0001 against TPE's 0.096, at
+      ~0.3 s an ask, ``benchmarks/quality.py``). With 1 s trials on ZDT1 / ZDT3 / DTLZ2
+      (200 evaluations) the budget kept 0.961 / 0.985 / 0.830 of the HV at 31 / 40 / 9 s of
+      sampler time, against 0.968 / 0.993 / 0.804 at 91 / 88 / 19 s without it
+      (``benchmarks/mo_fallback.py``).
     - Without PyTorch and SciPy (GP's dependencies): TPE throughout.
     - Once a trial is pruned: TPE for the rest of the search. ``GPSampler`` models complete
       (and running) trials only, so after a pruned trial it asks the same point again; with
@@ -156,7 +161,7 @@ class AutoSampler(PicklableLock, optuna.samplers.BaseSampler):
         if cost > max(median, self._floor):
             self._use_gp = False  # it only gets dearer as trials accumulate
             return self._tpe
-        if self._floor == 0.0 and self._gp_cost is not None:
+        if self._gp_cost is not None:
             spent = (self._trial_seconds * len(done) if self._trial_seconds is not None
                      else sum(t.duration.total_seconds() for t in done if t.duration))
             if self._gp_spent + cost > self._share * spent:
