@@ -144,10 +144,11 @@ class AutoSampler(PicklableLock, optuna.samplers.BaseSampler):
     def _choose(self, study: optuna.Study):
         if not self._use_gp:
             return self._tpe
-        if study.get_trials(deepcopy=False, states=(TrialState.PRUNED,)):
+        ended = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        done = [t for t in ended if t.state == TrialState.COMPLETE]
+        if len(done) < len(ended):
             self._use_gp = False  # the GP models complete trials only: it would ask again
             return self._tpe      # the point just pruned (and again, and again)
-        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if len(done) < 10:
             return self._tpe  # both start from 10 random trials
         durations = sorted(t.duration.total_seconds() for t in done[-10:] if t.duration)
