@@ -16,11 +16,10 @@ its GP budget is a share of the trials' time, and on instant evaluations it woul
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import optuna
+from vendor import hub_auto_sampler  # benchmarks/vendor: this script's folder is on sys.path
 
 from aimauto_nb.core.strategies import AutoSampler
 from aimauto_nb.space.analysis import analyze
@@ -61,10 +60,7 @@ def main() -> None:
     if "tpe" in anchors:
         methods["TPE default"] = lambda s: optuna.samplers.TPESampler(seed=s)
     if "autosampler" in anchors:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from vendor.optunahub_auto_sampler import AutoSampler as HubAutoSampler
-
-        methods["OptunaHub AutoSampler"] = lambda s: HubAutoSampler(seed=s)
+        methods["OptunaHub AutoSampler"] = hub_auto_sampler
     others = [m for m in methods if m != "auto"]
     suite = cocoex.Suite("bbob", "", f"dimensions:{a.dim} instance_indices:1")
     tally = {m: {"win": 0, "tie": 0, "loss": 0} for m in others}

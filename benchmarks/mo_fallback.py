@@ -22,13 +22,12 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import optuna
 from optuna._hypervolume import compute_hypervolume
+from vendor import hub_auto_sampler  # benchmarks/vendor: this script's folder is on sys.path
 
 from aimauto_nb.core.strategies import AutoSampler
 from aimauto_nb.space.analysis import analyze
@@ -93,15 +92,8 @@ METHODS = {
     "auto (1 s trials)": lambda seed, n_obj: AutoSampler(SPACE, n_obj, seed=seed, trial_seconds=1.0),
     "auto (1 s trials, GP unbudgeted)": lambda seed, n_obj: AutoSampler(
         SPACE, n_obj, seed=seed, trial_seconds=1.0, gp_share=math.inf),
-    "OptunaHub AutoSampler": lambda seed, n_obj: _hub_auto_sampler()(seed=seed),
+    "OptunaHub AutoSampler": lambda seed, n_obj: hub_auto_sampler(seed),
 }
-
-
-def _hub_auto_sampler():
-    sys.path.insert(0, str(Path(__file__).parent))
-    from vendor.optunahub_auto_sampler import AutoSampler as HubAutoSampler
-
-    return HubAutoSampler
 
 
 def run(sampler, objective, n_obj: int, trials: int, batch: int):

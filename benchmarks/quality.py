@@ -35,6 +35,7 @@ import warnings
 
 import numpy as np
 import optuna
+from vendor import hub_auto_sampler  # benchmarks/vendor: this script's folder is on sys.path
 
 import aimauto_nb as an
 from aimauto_nb.core.strategies import AutoSampler
@@ -161,18 +162,6 @@ def synthetic_rows(seeds, trials=50):
                   + f" | **{statistics.median(regrets):.4f}** | {statistics.median(spent):.1f} |", flush=True)
 
 
-LGBM_RANGES = dict(n_estimators=(20, 500), learning_rate=(1e-3, 0.3), num_leaves=(4, 128))
-LGBM_CELL = """
-from lightgbm import LGBMClassifier
-model = LGBMClassifier(
-    n_estimators=hp.int(20, 500, log=True),
-    learning_rate=hp.float(1e-3, 0.3, log=True),
-    num_leaves=hp.int(4, 128, log=True),
-    n_jobs=1, verbose=-1, random_state=0,
-)
-"""
-
-
 class Clock:
     """An Optuna callback recording (value, seconds since start) per trial."""
 
@@ -187,24 +176,38 @@ class Clock:
         self.hist.append((trial.value, self.elapsed()))
 
 
-# the 8 parameters FLAML tunes for LightGBM (its max_bin left out, subsample in): (kind, low,
-# high, log); ``--lgbm-params 8`` searches them, the cell and the Optuna loop from this table
-LGBM8 = {"n_estimators": ("int", 20, 500, True), "learning_rate": ("float", 1e-3, 0.3, True),
+# LightGBM's parameters as (kind, low, high, log), the cells and the Optuna loop made from it:
+# the first 3 are the default search, all 8 the ones FLAML tunes (its max_bin left out,
+# subsample in; ``--lgbm-params 8``)
+LGBM_PARAMS = {"n_estimators": ("int", 20, 500, True), "learning_rate": ("float", 1e-3, 0.3, True),
          "num_leaves": ("int", 4, 128, True), "min_child_samples": ("int", 2, 100, True),
          "colsample_bytree": ("float", 0.3, 1.0, False), "subsample": ("float", 0.5, 1.0, False),
          "reg_alpha": ("float", 1e-3, 10.0, True), "reg_lambda": ("float", 1e-3, 10.0, True)}
-LGBM8_CELL = ("from lightgbm import LGBMClassifier\nmodel = LGBMClassifier(\n" + "".join(
-    f"    {k}=hp.{kind}({lo}, {hi}{', log=True' if log else ''}),\n"
-    for k, (kind, lo, hi, log) in LGBM8.items())
-    + "    subsample_freq=1, n_jobs=1, verbose=-1, random_state=0,\n)\n")
+
+
+def lgbm_space(params: int) -> tuple[dict, dict]:
+    """The first ``params`` parameters of :data:`LGBM_PARAMS`, and the fixed arguments they need."""
+    space = dict(list(LGBM_PARAMS.items())[:params])
+    return space, ({"subsample_freq": 1} if "subsample" in space else {})
+
+
+def lgbm_cell(params: int = 3) -> str:
+    space, fixed = lgbm_space(params)
+    return ("from lightgbm import LGBMClassifier\nmodel = LGBMClassifier(\n" + "".join(
+        f"    {k}=hp.{kind}({lo}, {hi}{', log=True' if log else ''}),\n"
+        for k, (kind, lo, hi, log) in space.items())
+        + "    " + ", ".join([f"{k}={v}" for k, v in fixed.items()]
+                          + ["n_jobs=1", "verbose=-1", "random_state=0"]) + ",\n)\n")
+
+
+LGBM_CELL = lgbm_cell(3)
 
 
 def lgbm_objective(X, y, cv, params=3):
     from lightgbm import LGBMClassifier
     from sklearn.model_selection import cross_val_score
 
-    space = dict(LGBM8) if params == 8 else {k: LGBM8[k] for k in LGBM_RANGES}
-    fixed = {"subsample_freq": 1} if params == 8 else {}
+    space, fixed = lgbm_space(params)
 
     def objective(t):
         kw = {k: (t.suggest_int if kind == "int" else t.suggest_float)(k, lo, hi, log=log)
@@ -213,16 +216,6 @@ def lgbm_objective(X, y, cv, params=3):
         return cross_val_score(m, X, y, cv=cv).mean()
 
     return objective
-
-
-def _hub_auto_sampler(seed):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from vendor.optunahub_auto_sampler import AutoSampler as HubAutoSampler
-
-    return HubAutoSampler(seed=seed)
 
 
 def _flaml_points(X, y, cv, seconds, seed, path):
@@ -245,7 +238,7 @@ def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits"), params
 
     from sklearn.model_selection import StratifiedKFold
 
-    cell = LGBM8_CELL if params == 8 else LGBM_CELL
+    cell = lgbm_cell(params)
     print(f"\n## LightGBM ({params} parameters), 5-fold stratified CV accuracy, {trials} trials "
           "(same folds)\n")
     print("| data | method | seed | best | trials to target | seconds to target | wall s |")
@@ -264,7 +257,7 @@ def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits"), params
                 [(r.values["accuracy"], r.started.timestamp() - first + (r.duration or 0))
                  for r in s.trials if r.state == "complete"], time.perf_counter() - t0)
             for label, sampler in (("Optuna TPE", optuna.samplers.TPESampler(seed=seed)),
-                                   ("OptunaHub AutoSampler", _hub_auto_sampler(seed))):
+                                   ("OptunaHub AutoSampler", hub_auto_sampler(seed))):
                 study = optuna.create_study(direction="maximize", sampler=sampler)
                 clock = Clock()
                 study.optimize(lgbm_objective(X, y, cv, params), n_trials=trials,
