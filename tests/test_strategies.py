@@ -141,75 +141,55 @@ def test_auto_falls_back_to_default_tpe_with_the_liar_on_several_objectives():
     assert runs[0] == runs[1]
 
 
-def test_auto_moves_to_gp_on_numeric_spaces_while_it_is_cheap():
-    pytest.importorskip("torch")
-    sampler = AutoSampler(NUMERIC, n_objectives=1, seed=0, trial_seconds=60.0)  # timing-proof
-    study = optuna.create_study(direction="maximize", sampler=sampler)
-    for _ in range(14):
+def _drive(trials: int, objectives: int = 1, pruned_at: int | None = None, **kw) -> AutoSampler:
+    """An ``AutoSampler(NUMERIC, objectives, seed=0, **kw)`` after ``trials`` asks and tells
+    (trial ``pruned_at`` told pruned); its choices are in ``.history``."""
+    sampler = AutoSampler(NUMERIC, n_objectives=objectives, seed=0, **kw)
+    study = optuna.create_study(directions=["maximize", "minimize"][:objectives], sampler=sampler)
+    for i in range(trials):
         t = study.ask()
         a, b = t.suggest_int("a", 1, 3), t.suggest_float("b", 0, 1, step=0.5)
-        study.tell(t, -(a - 2) ** 2 - b)
-    assert sampler.history[:10] == ["tpe"] * 10 and set(sampler.history[10:]) == {"gp"}, \
-        sampler.history
+        if i == pruned_at:
+            t.report(0.0, 1)
+            study.tell(t, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(t, -(a - 2) ** 2 - b if objectives == 1 else [a + b, a * b])
+    return sampler
+
+
+def test_auto_moves_to_gp_on_numeric_spaces_while_it_is_cheap():
+    pytest.importorskip("torch")
+    history = _drive(14, trial_seconds=60.0).history  # timing-proof
+    assert history[:10] == ["tpe"] * 10 and set(history[10:]) == {"gp"}, history
 
 
 def test_auto_leaves_gp_once_a_trial_is_pruned():
     """The GP models complete trials only: after a pruned trial it would ask that point
     again, so the rest of the search is TPE's."""
     pytest.importorskip("torch")
-    sampler = AutoSampler(NUMERIC, n_objectives=1, seed=0, trial_seconds=60.0)
-    study = optuna.create_study(direction="maximize", sampler=sampler)
-    for i in range(16):
-        t = study.ask()
-        a, b = t.suggest_int("a", 1, 3), t.suggest_float("b", 0, 1, step=0.5)
-        if i == 12:
-            t.report(0.0, 1)
-            study.tell(t, state=optuna.trial.TrialState.PRUNED)
-        else:
-            study.tell(t, -(a - 2) ** 2 - b)
-    assert sampler.history[10:13] == ["gp"] * 3 and sampler.history[13:] == ["tpe"] * 3, \
-        sampler.history
+    history = _drive(16, pruned_at=12, trial_seconds=60.0).history
+    assert history[10:13] == ["gp"] * 3 and history[13:] == ["tpe"] * 3, history
 
 
 def test_auto_on_instant_trials_is_tpe_after_two_gp_asks():
     """A GP ask dearer than the trials it chooses between costs wall time for nothing."""
     pytest.importorskip("torch")
-    sampler = AutoSampler(NUMERIC, n_objectives=1, seed=0)
-    study = optuna.create_study(direction="maximize", sampler=sampler)
-    for _ in range(16):
-        t = study.ask()
-        a, b = t.suggest_int("a", 1, 3), t.suggest_float("b", 0, 1, step=0.5)
-        study.tell(t, -(a - 2) ** 2 - b)
-    assert sampler.history[10:12] == ["gp"] * 2 and sampler.history[12:] == ["tpe"] * 4, \
-        sampler.history
-
-
-def _mo_history(**kw):
-    sampler = AutoSampler(NUMERIC, n_objectives=2, seed=0, **kw)  # multi-objective: no floor
-    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-    for _ in range(14):
-        t = study.ask()
-        a, b = t.suggest_int("a", 1, 3), t.suggest_float("b", 0, 1, step=0.5)
-        study.tell(t, [a + b, a * b])
-    return sampler.history
+    history = _drive(16).history
+    assert history[10:12] == ["gp"] * 2 and history[12:] == ["tpe"] * 4, history
 
 
 def test_auto_leaves_gp_when_its_ask_costs_more_than_the_trials():
-    pytest.importorskip("torch")
-    assert _mo_history() == ["tpe"] * 14  # instant trials: a GP ask cannot pay, never tried
-    history = _mo_history(trial_seconds=0.06)  # trials a bit dearer than the cheapest GP ask
+    pytest.importorskip("torch")  # multi-objective: no floor
+    history = _drive(14, objectives=2).history
+    assert history == ["tpe"] * 14  # instant trials: a GP ask cannot pay, never tried
+    history = _drive(14, objectives=2, trial_seconds=0.06).history  # a bit dearer than a GP ask
     assert history[10:12] == ["gp", "gp"] and set(history[12:]) == {"tpe"}, history
 
 
 def test_auto_keeps_the_gp_within_its_share_of_the_trials_time():
     pytest.importorskip("torch")
     # trials "take" 10 s, so no GP ask on a loaded machine is dearer than a trial
-    sampler = AutoSampler(NUMERIC, n_objectives=2, seed=0, trial_seconds=10.0, gp_share=0.005)
-    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-    for _ in range(30):
-        t = study.ask()
-        a, b = t.suggest_int("a", 1, 3), t.suggest_float("b", 0, 1, step=0.5)
-        study.tell(t, [a + b, a * b])
+    sampler = _drive(30, objectives=2, trial_seconds=10.0, gp_share=0.005)
     later = "".join("g" if h == "gp" else "t" for h in sampler.history[10:])
     assert "tg" in later[2:], sampler.history  # TPE between GP asks, not a switch for good
     assert sampler._gp_spent <= 0.005 * 10.0 * 30 + sampler._gp_cost  # one ask over, at most
