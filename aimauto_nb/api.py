@@ -97,8 +97,8 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
         Configurations tried first. ``True``: the shipped portfolio of strong configurations
         for LightGBM, scikit-learn forests, (Hist)GradientBoosting, LogisticRegression, SVC,
         KNN and MLP, when the cell's markers are keyword arguments of one of them. A previous
-        search or study: its best 5 trials. Only the cell's parameters, and only values
-        inside its ranges, are used. ``False``: none.
+        search or study: its best 5 trials. Only the cell's parameters are used; a number
+        outside the cell's range is clipped to it, an option it lacks dropped. ``False``: none.
     threads : int or False, optional
         Threads each running trial may use (OpenMP/BLAS pools, estimators' ``n_jobs`` /
         ``num_threads`` / ``thread_count`` the cell leaves unset, torch): default

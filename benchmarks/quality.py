@@ -3,6 +3,7 @@ and as medians.
 
     python benchmarks/quality.py [--only zdt,synthetic,lightgbm,reporting,folds] [--seeds 3]
         [--zdt-trials 200] [--fold-datasets breast_cancer,digits,generated]
+        [--lgbm-params 8] [--methods auto,cold,tpe,hub,flaml] [--record runs.jsonl]
 
 - ZDT1 / ZDT2 (6 variables, hypervolume ratio to the true front, reference point (1.1, 5)):
   auto with instant trials and with 1 s trials (simulated: the rule is told trials cost 1 s;
@@ -13,7 +14,8 @@ and as medians.
   prunes (every report still pays the decision and the storage write).
 - LightGBM, 5-fold CV accuracy, 60 trials (``--datasets``: breast_cancer, digits, generated),
   the same folds for every method: best score, trials and seconds to within 0.5 points of
-  the best any method reached; this package (auto + the portfolio warm start) vs an Optuna
+  the best any method reached; this package (auto + the portfolio warm start; ``cold``:
+  without it, to see what the portfolio brings) vs an Optuna
   TPE loop vs OptunaHub's AutoSampler (vendored in ``benchmarks/vendor/``) vs FLAML
   restricted to LightGBM (TPE's wall time; needs ``flaml[automl]``, installed for the
   benchmark only, its per-trial curve read from its log); then the median ratios of the
@@ -220,25 +222,66 @@ def lgbm_objective(X, y, cv, params=3):
 
 def _flaml_points(X, y, cv, seconds, seed, path):
     """FLAML restricted to LightGBM on the same folds for ``seconds``: per trial (accuracy,
-    seconds since its start), from its own log."""
+    seconds since its start), from its own log of every trial (``log_type="all"``: its
+    default log keeps only the trials that improved, whose count is not the trials run)."""
+    import json
+
     from flaml import AutoML
-    from flaml.automl.data import get_output_from_log
 
     AutoML().fit(X, y, task="classification", estimator_list=["lgbm"], metric="accuracy",
                  eval_method="cv", split_type=cv, time_budget=seconds, seed=seed, verbose=0,
-                 log_file_name=path)
-    times, _, losses, _, _ = get_output_from_log(path, seconds)
-    return [(1 - loss, t) for loss, t in zip(losses, times)]
+                 log_file_name=path, log_type="all")
+    with open(path) as f:
+        rows = [json.loads(line) for line in f]
+    return [(1 - r["validation_loss"], r["wall_clock_time"]) for r in rows if "validation_loss" in r]
 
 
-def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits"), params=3):
-    """Trials and seconds to the seed's target (best any method reached - 0.5 points), and
-    the best after ``trials``, on the same stratified 5 folds for every method."""
+METHODS = {"auto": "aimauto_nb auto + warm start", "cold": "aimauto_nb auto, no warm start",
+           "tpe": "Optuna TPE",
+           "hub": "OptunaHub AutoSampler", "flaml": "FLAML, LightGBM only (TPE's wall time)"}
+
+
+def _lgbm_run(method, X, y, cv, seed, trials, params, tpe_wall):
+    """One method's per-trial (accuracy, seconds since its start) and wall seconds."""
     import tempfile
+
+    t0 = time.perf_counter()
+    if method in ("auto", "cold"):
+        s = an.search(lgbm_cell(params), data=(X, y), cv=cv, trials=trials, seed=seed,
+                      warm_start=method == "auto", display=False).wait()
+        first = s.trials[0].started.timestamp()
+        return ([(r.values["accuracy"], r.started.timestamp() - first + (r.duration or 0))
+                 for r in s.trials if r.state == "complete"], time.perf_counter() - t0)
+    if method == "flaml":
+        with tempfile.TemporaryDirectory() as tmp:
+            points = _flaml_points(X, y, cv, tpe_wall, seed, f"{tmp}/flaml.log")
+        return points, time.perf_counter() - t0
+    sampler = (optuna.samplers.TPESampler(seed=seed) if method == "tpe"
+               else hub_auto_sampler(seed))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    clock = Clock()
+    study.optimize(lgbm_objective(X, y, cv, params), n_trials=trials, callbacks=[clock])
+    return clock.hist, clock.elapsed()
+
+
+def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits"), params=3,
+                  methods=tuple(METHODS), record=None):
+    """Trials and seconds to the seed's target (best any method reached - 0.5 points), and
+    the best after ``trials``, on the same stratified 5 folds for every method.
+
+    ``record``: a JSON-lines file of runs; a run found there (same data, seed, trials,
+    parameters and method) is read instead of run again, and every new run is appended, so
+    the anchors can be measured once and ``auto`` again after a change (``--methods auto``)."""
+    import json
+    from pathlib import Path
 
     from sklearn.model_selection import StratifiedKFold
 
-    cell = lgbm_cell(params)
+    done = {}
+    if record and Path(record).exists():
+        for line in Path(record).read_text().splitlines():
+            r = json.loads(line)
+            done[(r["data"], r["seed"], r["trials"], r["params"], r["method"])] = r
     print(f"\n## LightGBM ({params} parameters), 5-fold stratified CV accuracy, {trials} trials "
           "(same folds)\n")
     print("| data | method | seed | best | trials to target | seconds to target | wall s |")
@@ -249,45 +292,44 @@ def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits"), params
         for seed in seeds:
             cv = StratifiedKFold(5, shuffle=True, random_state=seed)
             runs = {}
-            t0 = time.perf_counter()
-            s = an.search(cell, data=(X, y), cv=cv, trials=trials, seed=seed,
-                          display=False).wait()
-            first = s.trials[0].started.timestamp()
-            runs["aimauto_nb auto + warm start"] = (
-                [(r.values["accuracy"], r.started.timestamp() - first + (r.duration or 0))
-                 for r in s.trials if r.state == "complete"], time.perf_counter() - t0)
-            for label, sampler in (("Optuna TPE", optuna.samplers.TPESampler(seed=seed)),
-                                   ("OptunaHub AutoSampler", hub_auto_sampler(seed))):
-                study = optuna.create_study(direction="maximize", sampler=sampler)
-                clock = Clock()
-                study.optimize(lgbm_objective(X, y, cv, params), n_trials=trials,
-                               callbacks=[clock])
-                runs[label] = (clock.hist, clock.elapsed())
-            try:
-                with tempfile.TemporaryDirectory() as tmp:
-                    wall = runs["Optuna TPE"][1]
-                    t0 = time.perf_counter()
-                    points = _flaml_points(X, y, cv, wall, seed, f"{tmp}/flaml.log")
-                    runs["FLAML, LightGBM only (TPE's wall time)"] = (points, time.perf_counter() - t0)
-            except ImportError:
-                pass
+            for method in ("tpe", *(m for m in METHODS if m != "tpe")):
+                key = (dname, seed, trials, params, method)
+                if key not in done and method in methods:
+                    if method == "flaml":
+                        try:
+                            import flaml  # noqa: F401
+                        except ImportError:
+                            continue
+                    tpe_wall = runs.get("tpe", (None, None))[1]
+                    hist, wall = _lgbm_run(method, X, y, cv, seed, trials, params, tpe_wall)
+                    done[key] = {"data": dname, "seed": seed, "trials": trials, "params": params,
+                                 "method": method, "hist": hist, "wall": wall}
+                    if record:
+                        with open(record, "a") as f:
+                            f.write(json.dumps(done[key]) + "\n")
+                if key in done:
+                    runs[method] = (done[key]["hist"], done[key]["wall"])
             target = max(max(v for v, _ in hist) for hist, _ in runs.values()) - 0.005
             for method, (hist, wall) in runs.items():
                 best = max(v for v, _ in hist[:trials])
                 reach = next(((i, t) for i, (v, t) in enumerate(hist, 1) if v >= target), None)
                 ratios.setdefault(method, []).append(reach)
                 shown = ("never", "never") if reach is None else (reach[0], f"{reach[1]:.1f}")
-                print(f"| {dname} | {method} | {seed} | {best:.4f} | {shown[0]} | {shown[1]} | "
-                      f"{wall:.1f} |", flush=True)
-    ours = ratios.pop("aimauto_nb auto + warm start")
+                print(f"| {dname} | {METHODS[method]} | {seed} | {best:.4f} | {shown[0]} | "
+                      f"{shown[1]} | {wall:.1f} |", flush=True)
+    ours = ratios.pop("auto", None)
+    if ours is None or len(ours) != len(datasets) * len(seeds):
+        return
     print("\nmedian over data sets and seeds of (anchor's trials or seconds to target) / "
           "(auto's); a run that never reached it counts as its whole budget\n")
     print("| anchor | trials ratio | seconds ratio |\n|---|---|---|")
     for method, reach in ratios.items():
+        if len(reach) != len(ours):
+            continue
         tr = [(b[0] if b else trials) / (a[0] if a else trials) for a, b in zip(ours, reach)]
         sr = [(b[1] if b else math.inf) / (a[1] if a else math.inf) for a, b in zip(ours, reach)
               if a or b]
-        print(f"| {method} | {statistics.median(tr):.2f} | "
+        print(f"| {METHODS[method]} | {statistics.median(tr):.2f} | "
               f"{statistics.median(sr) if sr else math.nan:.2f} |", flush=True)
 
 
@@ -437,6 +479,10 @@ def main() -> None:
     ap.add_argument("--lgbm-trials", type=int, default=60)
     ap.add_argument("--datasets", default="breast_cancer,digits")
     ap.add_argument("--lgbm-params", type=int, choices=(3, 8), default=3)
+    ap.add_argument("--methods", default="auto,tpe,hub,flaml",
+                    help="LightGBM rows: which of auto,cold,tpe,hub,flaml to run")
+    ap.add_argument("--seed-list", help="LightGBM rows: these seeds (e.g. 1,2), not range(--seeds)")
+    ap.add_argument("--record", help="LightGBM rows: JSON-lines file of runs, reused and appended")
     ap.add_argument("--fold-datasets", default="breast_cancer,digits,generated")
     args = ap.parse_args()
     seeds = list(range(args.seeds))
@@ -446,7 +492,9 @@ def main() -> None:
     if "zdt" in only:
         zdt_rows(seeds, args.zdt_trials)
     if "lightgbm" in only:
-        lightgbm_rows(seeds, args.lgbm_trials, tuple(args.datasets.split(",")), args.lgbm_params)
+        lightgbm_rows([int(x) for x in args.seed_list.split(",")] if args.seed_list else seeds,
+                      args.lgbm_trials, tuple(args.datasets.split(",")), args.lgbm_params,
+                      tuple(args.methods.split(",")), args.record)
     if "reporting" in only:
         reporting_rows()
     if "folds" in only:

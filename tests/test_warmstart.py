@@ -20,8 +20,9 @@ model = RandomForestClassifier(
 
 FAKE = {"RandomForestClassifier": [
     {"n_estimators": 40, "max_depth": 6, "max_features": None},
-    {"n_estimators": 400, "max_depth": 30, "min_samples_leaf": 3},   # outside the cell's ranges
+    {"n_estimators": 400, "max_depth": 30, "max_features": "auto"},   # outside the cell's space
     {"n_estimators": 25, "max_depth": 3, "max_features": "log2"},
+    {"n_estimators": 900, "max_depth": 12},   # the second, once clipped: tried once
 ]}
 
 
@@ -42,19 +43,21 @@ def test_portfolio_configurations_are_fitted_to_the_cell(fake_portfolio):
     trials = warmstart.portfolio_trials(analyze(RF))
     assert [p for p, _ in trials] == [
         {"n_estimators": 40, "max_depth": 6, "max_features": None},
+        {"n_estimators": 60, "max_depth": 8},
         {"n_estimators": 25, "max_depth": 3, "max_features": "log2"},
-    ]  # the second entry is outside every range: dropped
+    ]  # numbers clipped to the ranges, an option the cell lacks dropped
     assert {src for _, src in trials} == {"portfolio (RandomForestClassifier)"}
     assert warmstart.portfolio_trials(analyze("x = hp.int(1, 3)\nscore = x\n")) == []
 
 
 def test_a_search_tries_the_portfolio_first_and_says_so(cancer, fake_portfolio):
-    s = an.search(RF, data=cancer, trials=4, seed=0, display=False).wait()
-    first = s.trials[:2]
-    assert [r.source for r in first] == ["portfolio (RandomForestClassifier)"] * 2
+    s = an.search(RF, data=cancer, trials=5, seed=0, display=False).wait()
+    first = s.trials[:3]
+    assert [r.source for r in first] == ["portfolio (RandomForestClassifier)"] * 3
     assert first[0].params == {"n_estimators": 40, "max_depth": 6, "max_features": None}
-    assert all(r.source is None for r in s.trials[2:])
-    assert "(2 warm-start)" in s.status_line()
+    assert first[1].params["n_estimators"] == 60 and first[1].params["max_depth"] == 8
+    assert all(r.source is None for r in s.trials[3:])
+    assert "(3 warm-start)" in s.status_line()
     cold = an.search(RF, data=cancer, trials=2, seed=0, warm_start=False, display=False).wait()
     assert all(r.source is None for r in cold.trials)
 

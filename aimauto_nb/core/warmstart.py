@@ -6,8 +6,10 @@
   class, used when a cell's markers are keyword arguments of that class.
 - A previous search (a ``Search``, or ``(storage, study_name)``): its best complete trials.
 
-Either way a configuration is kept only for the parameters the cell searches, and only
-where its value lies in the cell's range (the sampler fills in the rest).
+Either way a configuration is kept only for the parameters the cell searches (the sampler
+fills in the rest). A number outside the cell's range is moved to the nearest bound: the
+cell says where to look, the configuration which way; an option the cell does not offer is
+dropped.
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ _OUTSIDE = object()
 
 
 def _fit(param: Param, value) -> Any:
-    """``value`` as the sampler would have returned it for ``param`` (``_OUTSIDE`` when it
-    is not in the cell's range or options)."""
+    """``value`` as the sampler would have returned it for ``param``, clipped to its range
+    (``_OUTSIDE`` when it is not a number, or not one of a choice's options)."""
     if param.kind == "choice":
         norm = tuple(value) if isinstance(value, list) else value
         for label, option in zip(param.labels, param.options):
@@ -57,8 +59,7 @@ def _fit(param: Param, value) -> Any:
         return _OUTSIDE
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return _OUTSIDE
-    if not param.low <= value <= param.high:
-        return _OUTSIDE
+    value = min(max(value, param.low), param.high)
     if param.kind == "int":
         step = param.step or 1
         return int(param.low + round((value - param.low) / step) * step)
