@@ -265,7 +265,7 @@ def _lgbm_run(method, X, y, cv, seed, trials, params, tpe_wall):
 
 
 def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits"), params=3,
-                  methods=tuple(METHODS), record=None):
+                  methods=("auto", "tpe", "hub", "flaml"), record=None):
     """Trials and seconds to the seed's target (best any method reached - 0.5 points), and
     the best after ``trials``, on the same stratified 5 folds for every method.
 
@@ -300,6 +300,8 @@ def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits"), params
                             import flaml  # noqa: F401
                         except ImportError:
                             continue
+                        if "tpe" not in runs:
+                            raise SystemExit("FLAML runs for TPE's wall time: run or record tpe too")
                     tpe_wall = runs.get("tpe", (None, None))[1]
                     hist, wall = _lgbm_run(method, X, y, cv, seed, trials, params, tpe_wall)
                     done[key] = {"data": dname, "seed": seed, "trials": trials, "params": params,
@@ -324,20 +326,25 @@ def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits"), params
           "(auto's); a run that never reached it counts as its whole budget\n")
     print("| anchor | trials ratio | seconds ratio |\n|---|---|---|")
     anchors = {m: r for m, r in ratios.items() if len(r) == len(ours)}
-    # per case the soonest of the anchors a user would pick instead (not auto without its warm start)
-    picked = [m for m in anchors if m != "cold"]
-    if len(picked) > 1:
-        anchors["best"] = [min((r[i] for r in (anchors[m] for m in picked)),
-                               key=lambda b: (b is None, b[0] if b else 0)) for i in range(len(ours))]
-        seconds = [min((r[i] for r in (anchors[m] for m in picked)),
-                       key=lambda b: (b is None, b[1] if b else 0)) for i in range(len(ours))]
     for method, reach in anchors.items():
-        tr = [(b[0] if b else trials) / (a[0] if a else trials) for a, b in zip(ours, reach)]
-        sr = [(b[1] if b else math.inf) / (a[1] if a else math.inf)
-              for a, b in zip(ours, seconds if method == "best" else reach) if a or b]
-        label = "the soonest of " + ", ".join(picked) + " per case" if method == "best" else METHODS[method]
-        print(f"| {label} | {statistics.median(tr):.2f} | "
-              f"{statistics.median(sr) if sr else math.nan:.2f} |", flush=True)
+        print(f"| {METHODS[method]} | " + " | ".join(_median_ratios(ours, reach, reach, trials))
+              + " |", flush=True)
+    picked = [m for m in anchors if m != "cold"]  # the anchors a user would pick instead
+    if len(picked) > 1:
+        def soonest(k):  # per case, the anchor's reach that is soonest in trials (0) or seconds (1)
+            return [min((anchors[m][i] for m in picked), key=lambda b: (b is None, b[k] if b else 0))
+                    for i in range(len(ours))]
+
+        print(f"| the soonest of {', '.join(picked)} per case | "
+              + " | ".join(_median_ratios(ours, soonest(0), soonest(1), trials)) + " |", flush=True)
+
+
+def _median_ratios(ours, by_trials, by_seconds, trials) -> tuple[str, str]:
+    """Median over cases of the anchor's trials (seconds) to target over auto's, as text."""
+    tr = [(b[0] if b else trials) / (a[0] if a else trials) for a, b in zip(ours, by_trials)]
+    sr = [(b[1] if b else math.inf) / (a[1] if a else math.inf)
+          for a, b in zip(ours, by_seconds) if a or b]
+    return f"{statistics.median(tr):.2f}", f"{statistics.median(sr) if sr else math.nan:.2f}"
 
 
 def _curve(points, target):
