@@ -1,6 +1,8 @@
 """Strategy and pruner registries: each name builds its own Optuna object, instances pass
 through, and strategies refuse spaces they cannot handle."""
 
+import time
+
 import optuna
 import pytest
 
@@ -157,6 +159,20 @@ def _drive(trials: int, objectives: int = 1, pruned_at: int | None = None, **kw)
     return sampler
 
 
+@pytest.fixture
+def slow_gp(monkeypatch):
+    """Every GP ask takes at least ``seconds`` longer: the budget tests then hold on a
+    machine of any speed (CI's GP asks were fast enough never to overspend)."""
+    def slow(seconds: float):
+        ask = optuna.samplers.GPSampler.sample_relative
+
+        def slower(self, *args):
+            time.sleep(seconds)
+            return ask(self, *args)
+        monkeypatch.setattr(optuna.samplers.GPSampler, "sample_relative", slower)
+    return slow
+
+
 def test_auto_moves_to_gp_on_numeric_spaces_while_it_is_cheap():
     pytest.importorskip("torch")
     history = _drive(14, trial_seconds=60.0).history  # timing-proof
@@ -178,17 +194,20 @@ def test_auto_on_instant_trials_is_tpe_after_two_gp_asks():
     assert history[10:12] == ["gp"] * 2 and history[12:] == ["tpe"] * 4, history
 
 
-def test_auto_leaves_gp_when_its_ask_costs_more_than_the_trials():
+def test_auto_leaves_gp_when_its_ask_costs_more_than_the_trials(slow_gp):
     pytest.importorskip("torch")  # multi-objective: no floor
     history = _drive(14, objectives=2).history
     assert history == ["tpe"] * 14  # instant trials: a GP ask cannot pay, never tried
-    history = _drive(14, objectives=2, trial_seconds=0.06).history  # a bit dearer than a GP ask
+    slow_gp(0.1)
+    history = _drive(14, objectives=2, trial_seconds=0.06).history  # cheaper than a GP ask
     assert history[10:12] == ["gp", "gp"] and set(history[12:]) == {"tpe"}, history
 
 
-def test_auto_keeps_the_gp_within_its_share_of_the_trials_time():
+def test_auto_keeps_the_gp_within_its_share_of_the_trials_time(slow_gp):
     pytest.importorskip("torch")
-    # trials "take" 10 s, so no GP ask on a loaded machine is dearer than a trial
+    # trials "take" 10 s, so no GP ask is dearer than a trial; each ask (>= 0.2 s) is
+    # dearer than the 0.05 s of budget a trial adds
+    slow_gp(0.2)
     sampler = _drive(30, objectives=2, trial_seconds=10.0, gp_share=0.005)
     later = "".join("g" if h == "gp" else "t" for h in sampler.history[10:])
     assert "tg" in later[2:], sampler.history  # TPE between GP asks, not a switch for good
