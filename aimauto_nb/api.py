@@ -98,7 +98,8 @@ def search(source: str | Callable, *, data: tuple | None = None, valid: float | 
         for LightGBM, scikit-learn forests, (Hist)GradientBoosting, LogisticRegression, SVC,
         KNN and MLP, when the cell's markers are keyword arguments of one of them. A previous
         search or study: its best 5 trials. Only the cell's parameters are used; a number
-        outside the cell's range is clipped to it, an option it lacks dropped. ``False``: none.
+        outside the cell's range is clipped to it, an option it lacks dropped. ``auto`` models
+        from them on: its TPE / GP start 2 trials after them, not after 10. ``False``: none.
     threads : int or False, optional
         Threads each running trial may use (OpenMP/BLAS pools, estimators' ``n_jobs`` /
         ``num_threads`` / ``thread_count`` the cell leaves unset, torch): default

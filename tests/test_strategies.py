@@ -179,6 +179,26 @@ def test_auto_moves_to_gp_on_numeric_spaces_while_it_is_cheap():
     assert history[:10] == ["tpe"] * 10 and set(history[10:]) == {"gp"}, history
 
 
+def test_auto_models_from_a_warm_start_on():
+    """Warm-start trials are chosen, not drawn: both models start 2 trials after them (at
+    most the 10 they would wait otherwise); the queued trials are asked as enqueued."""
+    pytest.importorskip("torch")
+    for informed, first_gp in ((3, 5), (0, 10), (12, 10)):
+        sampler = AutoSampler(NUMERIC, n_objectives=1, seed=0, trial_seconds=60.0)
+        sampler.start_from(informed)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        for a in (1, 2, 3)[:informed]:
+            study.enqueue_trial({"a": a, "b": 0.5})
+        for i in range(first_gp + 2):
+            t = study.ask()
+            a, b = t.suggest_int("a", 1, 3), t.suggest_float("b", 0, 1, step=0.5)
+            if i < min(informed, 3):
+                assert (a, b) == (i + 1, 0.5)
+            study.tell(t, -(a - 2) ** 2 - b)
+        assert sampler.history == ["tpe"] * first_gp + ["gp"] * 2, (informed, sampler.history)
+        assert sampler._tpe._n_startup_trials == first_gp  # TPE's own start-up matches
+
+
 def test_auto_leaves_gp_once_a_trial_is_pruned():
     """The GP models complete trials only: after a pruned trial it would ask that point
     again, so the rest of the search is TPE's."""

@@ -58,8 +58,10 @@ def test_a_search_tries_the_portfolio_first_and_says_so(cancer, fake_portfolio):
     assert first[1].params["n_estimators"] == 60 and first[1].params["max_depth"] == 8
     assert all(r.source is None for r in s.trials[3:])
     assert "(3 warm-start)" in s.status_line()
+    assert s.study.sampler._startup == 3 + 2  # auto models from the portfolio's trials on
     cold = an.search(RF, data=cancer, trials=2, seed=0, warm_start=False, display=False).wait()
     assert all(r.source is None for r in cold.trials)
+    assert cold.study.sampler._startup == 10
 
 
 def test_a_previous_search_warm_starts_the_next(cancer):

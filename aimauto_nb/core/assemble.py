@@ -24,7 +24,7 @@ from .driver import Driver
 from .history import history
 from .pruning import make_pruner, pruning_policy
 from .results import Identity, Results
-from .strategies import make_sampler
+from .strategies import AutoSampler, make_sampler
 from .warmstart import resolve as resolve_warm_start
 
 __all__ = ["Parts", "assemble", "build_spec"]
@@ -89,7 +89,10 @@ def assemble(config: SearchConfig, notify: Callable[[], None]) -> Parts:
     queue = [(params, "retry of a trial left running") for params in retry]
     if config.strategy != "grid" and not study.get_trials(deepcopy=False):
         # (a resumed study has its own history; a grid tries every point anyway)
-        queue += resolve_warm_start(config.warm_start, config.program.space)
+        warm = resolve_warm_start(config.warm_start, config.program.space)
+        if isinstance(sampler, AutoSampler):
+            sampler.start_from(len(warm))
+        queue += warm
     lease = Lease(study, storage) if storage is not None else None
     driver = Driver(config, study, spec, results, kept, pruning_policy(pruner, metrics), queue,
                     notify, lease=lease)
