@@ -6,7 +6,10 @@ defaults), score every candidate on every training task (3-fold CV), and pick th
 configurations greedily so that together they leave the least regret across the tasks (a
 task's regret: the best candidate's score minus the portfolio's best member's, in score
 points): the "greedy portfolio" of Feurer et al. (2015). Members are added while they cut
-the mean regret by at least ``--min-gain``, up to ``--size``.
+the mean regret by at least ``--min-gain``, up to ``--size``. With ``--frugal`` each step
+takes the cheapest candidate (fit time relative to the other candidates on the same tasks)
+among those within ``--min-gain`` of the step's least regret: a warm-start trial that costs
+five random ones delays the search by five trials' time (FLAML's "cost-frugal" argument).
 
 Training tasks ship with scikit-learn or are generated (varied rows, features, classes,
 noise and imbalance), and are disjoint from the ones ``benchmarks/quality.py`` judges the
@@ -129,26 +132,40 @@ def draw(ranges, rng) -> dict:
     return out
 
 
-def score(est, params, X, y) -> float:
+def score(est, params, X, y) -> tuple[float, float]:
+    """Mean 3-fold CV score, and the seconds it took."""
     cv = (StratifiedKFold if is_classifier(est) else KFold)(3, shuffle=True, random_state=0)
+    t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return float(cross_val_score(clone(est).set_params(**params), X, y, cv=cv).mean())
+        s = float(cross_val_score(clone(est).set_params(**params), X, y, cv=cv).mean())
+    return s, time.perf_counter() - t0
 
 
-def greedy(scores: np.ndarray, size: int, min_gain: float = 0.0) -> list[int]:
+def relative_cost(seconds: np.ndarray) -> np.ndarray:
+    """Each candidate's (row's) geometric mean over tasks of its time / the task's median."""
+    return np.exp(np.log(seconds / np.median(seconds, axis=0)).mean(axis=1))
+
+
+def greedy(scores: np.ndarray, size: int, min_gain: float = 0.0,
+           cost: np.ndarray | None = None) -> list[int]:
     """Candidates (rows) chosen so the best member per task (column) leaves the least mean
-    regret to the best candidate; stops at ``size`` or when a member gains < ``min_gain``."""
+    regret to the best candidate; stops at ``size`` or when a member gains < ``min_gain``.
+    With ``cost``, each step takes the cheapest candidate within ``min_gain`` of the step's
+    least regret."""
     oracle = scores.max(0)
     chosen: list[int] = []
     best = np.full(scores.shape[1], -np.inf)
     regret = np.inf
     for _ in range(min(size, len(scores))):
-        after = [(oracle - np.maximum(best, scores[i])).mean() if i not in chosen else np.inf
-                 for i in range(len(scores))]
+        after = np.array([(oracle - np.maximum(best, scores[i])).mean() if i not in chosen
+                          else np.inf for i in range(len(scores))])
         i = int(np.argmin(after))
         if chosen and regret - after[i] < min_gain:
             break
+        if cost is not None:
+            near = np.flatnonzero(after <= after[i] + min_gain)
+            i = int(near[np.argmin(cost[near])])
         chosen.append(i)
         best, regret = np.maximum(best, scores[i]), after[i]
     return chosen
@@ -164,6 +181,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=6)
     ap.add_argument("--min-gain", type=float, default=0.001,
                     help="least cut in mean regret (score points / 100) a member must bring")
+    ap.add_argument("--frugal", action="store_true",
+                    help="take the cheapest of the near-best candidates at each step "
+                         "(not yet measured against picking by regret alone)")
     ap.add_argument("--only", help="relearn these estimators (comma-separated), keep the rest")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else None
@@ -174,7 +194,7 @@ def main() -> None:
         sources = {name: dict(old) for name in portfolio} | sources
     data = {}
     print(f"{'estimator':<32} {'cands':>5} {'secs':>7} {'size':>4} {'first':>7} {'default':>8} "
-          f"{'portfolio':>9} {'oracle':>7} {'within 0.5':>10}")
+          f"{'portfolio':>9} {'oracle':>7} {'within 0.5':>10} {'cost':>5} {'by regret':>9} {'cost':>5}")
     for est in estimators():
         name = type(est).__name__
         if only is not None and name not in only:
@@ -190,23 +210,28 @@ def main() -> None:
         defaults = {r.name: est.get_params()[r.name] for r in ranges}
         candidates = [defaults] + [draw(ranges, rng) for _ in range(args.candidates)]
         t0 = time.perf_counter()
-        scores = np.array([[score(est, c, *data[d]) for d in sets] for c in candidates])
-        picks = greedy(scores, args.size, args.min_gain)
+        runs = np.array([[score(est, c, *data[d]) for d in sets] for c in candidates])
+        scores, cost = runs[..., 0], relative_cost(runs[..., 1])
+        picks = greedy(scores, args.size, args.min_gain, cost if args.frugal else None)
         portfolio[name] = [{k: jsonable(v) for k, v in candidates[i].items()} for i in picks]
         sources[name] = {"learned": dt.date.today().isoformat(), "datasets": list(sets),
                          "candidates": len(candidates), "fixed": fixed,
-                         "method": "greedy least-regret portfolio, 3-fold CV score"}
+                         "method": "greedy least-regret portfolio, 3-fold CV score"
+                                   + (", cheapest within --min-gain" if args.frugal else "")}
         oracle, member = scores.max(0), np.max(scores[picks], axis=0)
+        plain = greedy(scores, args.size, args.min_gain)
         print(f"{name:<32} {len(candidates):>5} {time.perf_counter() - t0:>7.1f} {len(picks):>4} "
               f"{scores[picks[0]].mean():>7.4f} {scores[0].mean():>8.4f} {member.mean():>9.4f} "
-              f"{oracle.mean():>7.4f} {int((oracle - member <= 0.005).sum()):>5}/{len(sets)}",
-              flush=True)
+              f"{oracle.mean():>7.4f} {int((oracle - member <= 0.005).sum()):>5}/{len(sets)} "
+              f"{cost[picks].sum():>5.1f} {np.max(scores[plain], axis=0).mean():>9.4f} "
+              f"{cost[plain].sum():>5.1f}", flush=True)
         doc = {"estimators": portfolio, "sources": sources}
         OUT.write_text(json.dumps(doc, indent=1) + "\n")  # after each estimator: partial runs count
     print(f"\nwrote {OUT}  (mean scores over the tasks. first: the portfolio's first "
           "configuration; default: the estimator's defaults; portfolio: best member per task; "
           "oracle: best candidate per task; within 0.5: tasks where the portfolio is within "
-          "0.5 points of the oracle)")
+          "0.5 points of the oracle; cost: the members' fit time in median candidates' fits; "
+          "by regret: the portfolio and cost of picking by regret alone)")
 
 
 if __name__ == "__main__":
