@@ -242,7 +242,7 @@ METHODS = {"auto": "aimauto_nb auto + warm start", "cold": "aimauto_nb auto, no 
            "hub": "OptunaHub AutoSampler", "flaml": "FLAML, LightGBM only (TPE's wall time)"}
 
 
-def _lgbm_run(method, X, y, cv, seed, trials, params, tpe_wall):
+def _lgbm_run(method, X, y, cv, seed, trials, params, budget):
     """One method's per-trial (accuracy, seconds since its start) and wall seconds."""
     import tempfile
 
@@ -255,7 +255,7 @@ def _lgbm_run(method, X, y, cv, seed, trials, params, tpe_wall):
                  for r in s.trials if r.state == "complete"], time.perf_counter() - t0)
     if method == "flaml":
         with tempfile.TemporaryDirectory() as tmp:
-            points = _flaml_points(X, y, cv, tpe_wall, seed, f"{tmp}/flaml.log")
+            points = _flaml_points(X, y, cv, budget, seed, f"{tmp}/flaml.log")
         return points, time.perf_counter() - t0
     sampler = (optuna.samplers.TPESampler(seed=seed) if method == "tpe"
                else hub_auto_sampler(seed))
@@ -266,13 +266,14 @@ def _lgbm_run(method, X, y, cv, seed, trials, params, tpe_wall):
 
 
 def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits"), params=3,
-                  methods=("auto", "tpe", "hub", "flaml"), record=None):
+                  methods=("auto", "tpe", "hub", "flaml"), record=None, flaml_seconds=None):
     """Trials and seconds to the seed's target (best any method reached - 0.5 points), and
     the best after ``trials``, on the same stratified 5 folds for every method.
 
     ``record``: a JSON-lines file of runs; a run found there (same data, seed, trials,
     parameters and method) is read instead of run again, and every new run is appended, so
-    the anchors can be measured once and ``auto`` again after a change (``--methods auto``)."""
+    the anchors can be measured once and ``auto`` again after a change (``--methods auto``).
+    ``flaml_seconds`` caps FLAML's budget (otherwise TPE's wall time on the same case)."""
     import json
     from pathlib import Path
 
@@ -303,10 +304,13 @@ def lightgbm_rows(seeds, trials=60, datasets=("breast_cancer", "digits"), params
                             continue
                         if "tpe" not in runs:
                             raise SystemExit("FLAML runs for TPE's wall time: run or record tpe too")
-                    tpe_wall = runs.get("tpe", (None, None))[1]
-                    hist, wall = _lgbm_run(method, X, y, cv, seed, trials, params, tpe_wall)
+                    budget = runs.get("tpe", (None, None))[1]
+                    if method == "flaml" and flaml_seconds is not None:
+                        budget = min(budget, flaml_seconds)
+                    hist, wall = _lgbm_run(method, X, y, cv, seed, trials, params, budget)
                     done[key] = {"data": dname, "seed": seed, "trials": trials, "params": params,
-                                 "method": method, "hist": hist, "wall": wall}
+                                 "method": method, "hist": hist, "wall": wall,
+                                 **({"budget": budget} if method == "flaml" else {})}
                     if record:
                         with open(record, "a") as f:
                             f.write(json.dumps(done[key]) + "\n")
@@ -501,6 +505,9 @@ def main() -> None:
                     help="LightGBM rows: which of auto,cold,tpe,hub,flaml to run")
     ap.add_argument("--seed-list", help="LightGBM rows: these seeds (e.g. 1,2), not range(--seeds)")
     ap.add_argument("--record", help="LightGBM rows: JSON-lines file of runs, reused and appended")
+    ap.add_argument("--flaml-seconds", type=float,
+                    help="LightGBM rows: cap FLAML's budget (TPE's wall time) at this; a capped "
+                         "run that never reaches the target counts as its capped budget")
     ap.add_argument("--fold-datasets", default="breast_cancer,digits,generated")
     args = ap.parse_args()
     seeds = list(range(args.seeds))
@@ -512,7 +519,7 @@ def main() -> None:
     if "lightgbm" in only:
         lightgbm_rows([int(x) for x in args.seed_list.split(",")] if args.seed_list else seeds,
                       args.lgbm_trials, tuple(args.datasets.split(",")), args.lgbm_params,
-                      tuple(args.methods.split(",")), args.record)
+                      tuple(args.methods.split(",")), args.record, args.flaml_seconds)
     if "reporting" in only:
         reporting_rows()
     if "folds" in only:
