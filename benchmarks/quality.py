@@ -238,8 +238,8 @@ def _flaml_points(X, y, cv, seconds, seed, path):
 
 
 METHODS = {"auto": "aimauto_nb auto + warm start", "cold": "aimauto_nb auto, no warm start",
-           "tpe": "Optuna TPE",
-           "hub": "OptunaHub AutoSampler", "flaml": "FLAML, LightGBM only (TPE's wall time)"}
+           "tpe": "Optuna TPE", "hub": "OptunaHub AutoSampler",
+           "flaml": "FLAML, LightGBM only (TPE's wall time or --flaml-seconds)"}
 
 
 def _lgbm_run(method, X, y, cv, seed, trials, params, budget):
