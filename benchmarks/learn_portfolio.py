@@ -223,7 +223,7 @@ def main() -> None:
                          "method": "greedy least-regret portfolio, 3-fold CV score"
                                    + (", cheapest within --min-gain" if args.frugal else "")}
         oracle, member = scores.max(0), np.max(scores[picks], axis=0)
-        plain = greedy(scores, args.size, args.min_gain)
+        plain = greedy(scores, args.size, args.min_gain) if args.frugal else picks
         print(f"{name:<32} {len(candidates):>5} {time.perf_counter() - t0:>7.1f} {len(picks):>4} "
               f"{scores[picks[0]].mean():>7.4f} {scores[0].mean():>8.4f} {member.mean():>9.4f} "
               f"{oracle.mean():>7.4f} {int((oracle - member <= 0.005).sum()):>5}/{len(sets)} "
